@@ -1,0 +1,1 @@
+"""edgeserve_ros.models."""
