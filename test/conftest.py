@@ -30,3 +30,52 @@ def ros_context(domain_id):
     finally:
         if context.ok():
             rclpy.shutdown(context=context)
+
+
+@pytest.fixture
+def spinner(ros_context):
+    """Spin nodes added with ``spinner.add(node)`` in a background MultiThreadedExecutor."""
+    import threading
+
+    from rclpy.executors import MultiThreadedExecutor
+
+    class _Spinner:
+        def __init__(self) -> None:
+            self.executor = MultiThreadedExecutor(num_threads=4, context=ros_context)
+            self.nodes = []
+            self.thread = threading.Thread(target=self._spin, daemon=True)
+            self.thread.start()
+
+        def _spin(self) -> None:
+            try:
+                self.executor.spin()
+            except Exception:  # noqa: BLE001 - context shut down under the executor
+                pass
+
+        def add(self, node):
+            self.nodes.append(node)
+            self.executor.add_node(node)
+            return node
+
+        def close(self) -> None:
+            self.executor.shutdown(timeout_sec=2.0)
+            for node in self.nodes:
+                node.destroy_node()
+
+    spinner = _Spinner()
+    try:
+        yield spinner
+    finally:
+        spinner.close()
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.01) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; return its last value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

@@ -1,0 +1,210 @@
+"""Consumer side of the lazy data plane: turn headers into payloads.
+
+``PayloadFetcher(node)`` resolves a ``PayloadHeader`` by the cheapest path that works:
+inline bytes (eager), the source's shared memory ring when it runs on the same host, or the
+source's ``FetchPayload`` service (asynchronous, parallel, with timeout and retries). Every
+result carries an explicit :class:`FetchStatus`; checksums are verified.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+import threading
+import time
+from typing import Any, Deque, Dict, List, Optional, Tuple
+import zlib
+
+from rclpy.callback_groups import CallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from rclpy.task import Future
+
+from edgeserve_ros.dataplane import codec
+from edgeserve_ros.dataplane.faults import FaultInjector, FaultSpec
+from edgeserve_ros.dataplane.ring import stream_key
+from edgeserve_ros.dataplane.shm import ShmAttachments, host_id
+from edgeserve_ros.dataplane.status import FetchStatus
+from edgeserve_ros.msg import PayloadHeader
+from edgeserve_ros.srv import FetchPayload
+
+
+@dataclass
+class FetchResult:
+    """Outcome of fetching one header's payload."""
+
+    header: PayloadHeader
+    status: FetchStatus
+    data: Optional[bytes] = None
+    reason: str = ''
+    path: str = ''  # 'inline', 'shm' or 'service'
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Return True when ``data`` holds the verified payload."""
+        return self.status is FetchStatus.OK
+
+    def value(self) -> Any:
+        """Decode the payload by its content type (numpy array, bytes, JSON, image)."""
+        if not self.ok or self.data is None:
+            raise codec.PayloadError(f'{self.header.stream}#{self.header.seq}: no payload '
+                                     f'({self.status.name}: {self.reason})')
+        h = self.header
+        return codec.decode(self.data, h.content_type, encoding=h.encoding, height=h.height,
+                            width=h.width, step=h.step, is_bigendian=h.is_bigendian)
+
+
+@dataclass
+class _Pending:
+    header: PayloadHeader
+    future: Future
+    started: float
+    attempts: int = 0
+    deadline: float = 0.0
+    call: Optional[Future] = None
+
+
+class PayloadFetcher:
+    """Fetches payloads for the headers a consumer decides to use.
+
+    :param timeout: seconds to wait for one service answer before retrying
+    :param retries: extra attempts after the first one times out
+    :param max_in_flight: service requests outstanding at once; more wait in a queue
+    :param use_shm: read same-host payloads from shared memory
+    :param fault: loss/delay injected on service answers (tests and benchmarks)
+    """
+
+    def __init__(self, node: Node, timeout: float = 2.0, retries: int = 2,
+                 max_in_flight: int = 8, use_shm: bool = True, verify: bool = True,
+                 fault: FaultSpec = FaultSpec(),
+                 callback_group: Optional[CallbackGroup] = None) -> None:
+        if timeout <= 0 or retries < 0 or max_in_flight < 1:
+            raise ValueError('fetcher needs timeout > 0, retries >= 0, max_in_flight >= 1')
+        self.node = node
+        self.timeout, self.retries, self.verify = timeout, retries, verify
+        self.max_in_flight = max_in_flight
+        self._host = host_id() if use_shm else None
+        self._shm = ShmAttachments()
+        self._group = callback_group or ReentrantCallbackGroup()
+        self._clients: Dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._queue: Deque[_Pending] = deque()
+        self._in_flight: List[_Pending] = []
+        self._faults = FaultInjector(fault)
+        self.counts: Dict[str, int] = {}
+        self.bytes_fetched = 0
+        self._timer = node.create_timer(0.01, self._check_timeouts, callback_group=self._group)
+
+    def fetch_async(self, header: PayloadHeader) -> Future:
+        """Start fetching ``header``'s payload; the future resolves to a FetchResult."""
+        future = Future()
+        started = time.perf_counter()
+        fast = self._local(header)
+        if fast is not None:
+            self._finish(_Pending(header, future, started), fast)
+            return future
+        pending = _Pending(header, future, started)
+        with self._lock:
+            self._queue.append(pending)
+        self._pump()
+        return future
+
+    def fetch(self, header: PayloadHeader, timeout: Optional[float] = None) -> FetchResult:
+        """Fetch and wait (from a thread that is not spinning this node's executor)."""
+        done = threading.Event()
+        future = self.fetch_async(header)
+        future.add_done_callback(lambda _: done.set())
+        limit = timeout if timeout is not None else self.timeout * (self.retries + 1) + 1.0
+        if not done.wait(limit) and not future.done():
+            return FetchResult(header, FetchStatus.TIMEOUT, reason=f'no result in {limit:.1f} s')
+        return future.result()
+
+    def _local(self, header: PayloadHeader) -> Optional[Tuple[FetchStatus, Any, str, str]]:
+        if header.delivery == PayloadHeader.DELIVERY_EAGER:
+            return self._checked(header, bytes(header.inline_payload), 'inline')
+        if self._host and header.shm_name and header.host_id == self._host:
+            reader = self._shm.reader(header.shm_name)
+            data = reader.copy(header.shm_offset, stream_key(header.stream), header.seq,
+                               header.size) if reader else None
+            if data is not None:
+                return self._checked(header, data, 'shm')
+        return None
+
+    def _checked(self, header: PayloadHeader, data: bytes,
+                 path: str) -> Tuple[FetchStatus, Any, str, str]:
+        if self.verify and zlib.crc32(data) != header.crc32:
+            return FetchStatus.CORRUPT, None, 'CRC-32 mismatch', path
+        return FetchStatus.OK, data, '', path
+
+    def _pump(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue or len(self._in_flight) >= self.max_in_flight:
+                    return
+                pending = self._queue.popleft()
+                self._in_flight.append(pending)
+            self._send(pending)
+
+    def _send(self, pending: _Pending) -> None:
+        name = pending.header.fetch_service
+        client = self._clients.get(name)
+        if client is None:
+            client = self.node.create_client(FetchPayload, name, callback_group=self._group)
+            self._clients[name] = client
+        request = FetchPayload.Request(stream=pending.header.stream, seqs=[pending.header.seq])
+        pending.attempts += 1
+        pending.deadline = time.monotonic() + self.timeout
+        pending.call = client.call_async(request)
+        pending.call.add_done_callback(lambda call, p=pending: self._on_answer(p, call))
+
+    def _on_answer(self, pending: _Pending, call: Future) -> None:
+        if pending.call is not call or pending.future.done():
+            return  # a stale answer of a retried attempt
+        if self._faults.lose():
+            return  # injected loss: the timeout path retries
+        answer = call.result().payloads
+        if len(answer) != 1:
+            outcome = (FetchStatus.BAD_REQUEST, None, f'{len(answer)} payloads in answer', '')
+        elif answer[0].status != FetchStatus.OK:
+            outcome = (FetchStatus(answer[0].status), None, answer[0].reason, 'service')
+        else:
+            outcome = self._checked(pending.header, bytes(answer[0].data), 'service')
+        self._complete(pending, outcome)
+
+    def _check_timeouts(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            late = [p for p in self._in_flight if p.deadline and now > p.deadline]
+        for pending in late:
+            if pending.attempts <= self.retries:
+                self._send(pending)
+                continue
+            client = self._clients.get(pending.header.fetch_service)
+            status = (FetchStatus.TIMEOUT if client is not None and client.service_is_ready()
+                      else FetchStatus.UNREACHABLE)
+            self._complete(pending, (status, None, f'{pending.attempts} attempt(s) of '
+                                     f'{self.timeout:.2f} s to {pending.header.fetch_service}',
+                                     'service'))
+
+    def _complete(self, pending: _Pending, outcome: Tuple[FetchStatus, Any, str, str]) -> None:
+        with self._lock:
+            if pending in self._in_flight:
+                self._in_flight.remove(pending)
+        self._finish(pending, outcome)
+        self._pump()
+
+    def _finish(self, pending: _Pending, outcome: Tuple[FetchStatus, Any, str, str]) -> None:
+        status, data, reason, path = outcome
+        if pending.future.done():
+            return
+        key = f'{path or "none"}:{status.name}'
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if data is not None:
+            self.bytes_fetched += len(data)
+        pending.future.set_result(FetchResult(pending.header, status, data, reason, path,
+                                              time.perf_counter() - pending.started))
+
+    def close(self) -> None:
+        """Stop the timeout timer and unmap shared memory."""
+        self.node.destroy_timer(self._timer)
+        self._shm.close()

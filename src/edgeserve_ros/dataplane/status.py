@@ -1,0 +1,19 @@
+"""Fetch statuses, mirroring the constants of ``edgeserve_ros/msg/Payload``."""
+
+import enum
+
+
+class FetchStatus(enum.IntEnum):
+    """Why a payload is, or is not, returned by a fetch."""
+
+    OK = 0
+    EXPIRED = 1
+    UNKNOWN = 2
+    TOO_LARGE = 3
+    BAD_REQUEST = 4
+    #: client side only: no answer within the timeout after all retries
+    TIMEOUT = 100
+    #: client side only: the bytes received do not match the header's CRC-32
+    CORRUPT = 101
+    #: client side only: the source's fetch service is not available
+    UNREACHABLE = 102

@@ -1,0 +1,20 @@
+"""Named QoS profiles used across edgeserve_ros."""
+
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+#: Payload headers: reliable, a deep history so bursts of tiny headers are not lost.
+HEADER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
+                        reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.VOLATILE)
+#: Eager headers carry payloads inline: a short history bounds the memory they hold.
+EAGER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.VOLATILE)
+#: Synchronized tuples and predictions.
+OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
+                        reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.VOLATILE)
+#: Metrics and statistics: losing one is harmless.
+METRICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                         reliability=ReliabilityPolicy.BEST_EFFORT,
+                         durability=DurabilityPolicy.VOLATILE)

@@ -1,0 +1,104 @@
+"""Header -> fetch round trips through real rclpy, DDS and the FetchPayload service."""
+
+import zlib
+
+from conftest import wait_for
+import numpy as np
+import pytest
+from rclpy.node import Node
+
+from edgeserve_ros.dataplane.delivery import DeliveryMode
+from edgeserve_ros.dataplane.fetcher import PayloadFetcher
+from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
+from edgeserve_ros.dataplane.status import FetchStatus
+from edgeserve_ros.msg import PayloadHeader
+from edgeserve_ros.ros.qos import HEADER_QOS
+
+pytestmark = pytest.mark.ros
+
+
+class _Collector:
+    def __init__(self, node: Node, topic: str) -> None:
+        self.headers = []
+        node.create_subscription(PayloadHeader, topic, self.headers.append, HEADER_QOS)
+
+
+def _pair(spinner, ros_context, options, use_shm_client=True):
+    src_node = spinner.add(Node('src', context=ros_context))
+    dst_node = spinner.add(Node('dst', context=ros_context))
+    source = PayloadSource(src_node)
+    stream = source.add_stream('cam', options)
+    collector = _Collector(dst_node, '/cam')
+    fetcher = PayloadFetcher(dst_node, timeout=1.0, retries=1, use_shm=use_shm_client)
+    assert wait_for(lambda: src_node.count_subscribers('/cam') == 1, 5.0)
+    return source, stream, collector, fetcher
+
+
+@pytest.mark.parametrize('use_shm', [False, True], ids=['service', 'shm'])
+def test_round_trip_verifies_checksum(spinner, ros_context, use_shm):
+    source, stream, collector, fetcher = _pair(
+        spinner, ros_context, StreamOptions(capacity_bytes=1 << 20, use_shm=use_shm))
+    array = np.arange(20000, dtype=np.float32).reshape(100, 200)
+    sent = stream.publish(array)
+    assert wait_for(lambda: collector.headers, 5.0)
+    header = collector.headers[0]
+    assert header.size == sent.size and header.seq == 0 and not header.inline_payload
+    result = fetcher.fetch(header)
+    assert result.ok, result.reason
+    assert result.path == ('shm' if use_shm else 'service')
+    assert zlib.crc32(result.data) == header.crc32
+    np.testing.assert_array_equal(result.value(), array)
+    source.close()
+
+
+def test_corrupt_payload_is_reported(spinner, ros_context):
+    source, stream, collector, fetcher = _pair(
+        spinner, ros_context, StreamOptions(capacity_bytes=1 << 20, use_shm=False))
+    stream.publish(b'hello world')
+    assert wait_for(lambda: collector.headers, 5.0)
+    header = collector.headers[0]
+    header.crc32 ^= 1
+    result = fetcher.fetch(header)
+    assert result.status is FetchStatus.CORRUPT
+    source.close()
+
+
+def test_expired_payload_gives_explicit_status(spinner, ros_context):
+    source, stream, collector, fetcher = _pair(
+        spinner, ros_context, StreamOptions(capacity_bytes=1 << 20, ttl=0.2, use_shm=False))
+    stream.publish(b'x' * 100)
+    assert wait_for(lambda: collector.headers, 5.0)
+    import time
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        time.sleep(0.05)  # let the payload outlive its TTL
+    result = fetcher.fetch(collector.headers[0])
+    assert result.status is FetchStatus.EXPIRED
+    assert 'TTL' in result.reason
+    assert stream.ring.stats.expired == 1
+    source.close()
+
+
+def test_eager_header_carries_payload(spinner, ros_context):
+    source, stream, collector, fetcher = _pair(
+        spinner, ros_context, StreamOptions(capacity_bytes=1 << 20, delivery=DeliveryMode.EAGER))
+    stream.publish({'speed': 1.5})
+    assert wait_for(lambda: collector.headers, 5.0)
+    result = fetcher.fetch(collector.headers[0])
+    assert result.ok and result.path == 'inline'
+    assert result.value() == {'speed': 1.5}
+    assert source.fetch_requests == 0
+    source.close()
+
+
+def test_dead_source_times_out_without_hanging(spinner, ros_context):
+    source, stream, collector, fetcher = _pair(
+        spinner, ros_context, StreamOptions(capacity_bytes=1 << 20, use_shm=False))
+    stream.publish(b'abc')
+    assert wait_for(lambda: collector.headers, 5.0)
+    header = collector.headers[0]
+    header.fetch_service = '/nobody/fetch'
+    result = fetcher.fetch(header)
+    assert result.status is FetchStatus.UNREACHABLE
+    assert '/nobody/fetch' in result.reason
+    source.close()
