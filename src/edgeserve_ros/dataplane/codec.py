@@ -67,7 +67,7 @@ def encode_array(array: np.ndarray) -> Encoded:
     array = np.ascontiguousarray(array)
     head = io.BytesIO()
     np.lib.format.write_array_header_1_0(head, np.lib.format.header_data_from_array_1_0(array))
-    return Encoded([head.getvalue(), memoryview(array).cast('B')], NPY)
+    return Encoded([head.getvalue(), memoryview(array.reshape(-1).view(np.uint8))], NPY)
 
 
 def decode(data: Union[bytes, memoryview], content_type: str, **image_fields: Any) -> Any:

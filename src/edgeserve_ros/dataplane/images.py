@@ -97,3 +97,16 @@ def _cv_bridge() -> Any:
     except Exception:  # noqa: BLE001 - absent or broken (PyPI build on numpy 2)
         return None
     return CvBridge()
+
+
+class ImageFrame:
+    """A minimal Image-like value (same fields as ``sensor_msgs/Image``) for pure code."""
+
+    def __init__(self, array: np.ndarray, encoding: str = 'bgr8') -> None:
+        dtype, channels = encoding_info(encoding)
+        array = np.ascontiguousarray(array, dtype=dtype)
+        self.height, self.width = int(array.shape[0]), int(array.shape[1])
+        self.encoding = encoding
+        self.is_bigendian = False
+        self.step = self.width * channels * dtype.itemsize
+        self.data = memoryview(array).cast('B')

@@ -107,7 +107,7 @@ class PayloadRing:
 
         :raises PayloadTooLarge: when the payload exceeds the whole budget (nothing lost)
         """
-        size = sum(memoryview(p).nbytes for p in parts)
+        size = sum(_bytes_view(p).nbytes for p in parts)
         need = _aligned(SLOT_HEADER.size + size)
         if need > self._cap:
             self.stats.rejected_too_large += 1
@@ -120,7 +120,7 @@ class PayloadRing:
         crc = 0
         pos = start + SLOT_HEADER.size
         for part in parts:
-            view = memoryview(part).cast('B')
+            view = _bytes_view(part)
             self._buf[pos:pos + view.nbytes] = view
             crc = zlib.crc32(view, crc)
             pos += view.nbytes
@@ -182,6 +182,11 @@ class PayloadRing:
         SLOT_HEADER.pack_into(self._buf, slot.offset, SLOT_MAGIC, STATE_DEAD, slot.seq,
                               self.key, slot.size)
         self.stats.stored_bytes -= _aligned(SLOT_HEADER.size + slot.size)
+
+
+def _bytes_view(part: Buffer) -> memoryview:
+    view = memoryview(part)
+    return view if view.ndim == 1 and view.format in ('B', 'b', 'c') else view.cast('B')
 
 
 def _aligned(n: int) -> int:

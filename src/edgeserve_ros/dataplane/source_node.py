@@ -1,0 +1,112 @@
+"""``source_node``: publishes a built-in data stream lazily (header topic + fetch service).
+
+Real sensors use :class:`~edgeserve_ros.dataplane.source.PayloadSource` inside their own
+node, or ``topic_gateway_node`` to turn an existing topic into a lazy stream.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, List, Optional
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+from edgeserve_ros.dataplane.delivery import DeliveryMode
+from edgeserve_ros.dataplane.faults import FaultSpec
+from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
+from edgeserve_ros.dataplane.synthetic import PATTERNS, synthetic_items
+from edgeserve_ros.msg import SourceStats
+from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
+from edgeserve_ros.ros.qos import METRICS_QOS
+
+PARAMS = [
+    ParamSpec('stream', 'stream', 'Header topic (= stream name) to publish.'),
+    ParamSpec('pattern', 'array', 'Built-in data to publish.', choices=PATTERNS),
+    ParamSpec('payload_bytes', 1024, 'Bytes per item (array and bytes patterns).', 1, 1 << 30),
+    ParamSpec('rate_hz', 10.0, 'Items published per second.', 0.001, 10000.0),
+    ParamSpec('count', 0, 'Items to publish, then stop (0: endless).', 0, 1 << 40),
+    ParamSpec('delivery', 'lazy', 'Payload delivery mode.', choices=('lazy', 'eager', 'auto')),
+    ParamSpec('auto_threshold', 65536, 'Auto mode: payloads up to this many bytes go inline.',
+              0, 1 << 30),
+    ParamSpec('capacity_bytes', 256 << 20, 'Byte budget of the payload ring.', 4096, 1 << 36),
+    ParamSpec('ttl', 10.0, 'Seconds a payload stays fetchable.', 0.001, 86400.0),
+    ParamSpec('use_shm', True, 'Keep payloads in shared memory for same-host consumers.'),
+    ParamSpec('header_delay', 0.0, 'Fault layer: extra delay of every header, s.', 0.0, 60.0),
+    ParamSpec('header_jitter', 0.0, 'Fault layer: extra uniform jitter, s.', 0.0, 60.0),
+    ParamSpec('header_loss', 0.0, 'Fault layer: probability a header is lost.', 0.0, 1.0),
+    ParamSpec('stats_period', 1.0, 'Seconds between SourceStats messages.', 0.01, 3600.0),
+    ParamSpec('seed', 0, 'Seed of the built-in data and the fault layer.', 0, 1 << 31),
+]
+
+
+class SourceNode(Node):
+    """Publishes ``pattern`` items at ``rate_hz`` on ``stream``; serves ``~/fetch``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__('source_node', **kwargs)
+        p = declare_parameters(self, PARAMS)
+        options = StreamOptions(
+            capacity_bytes=p['capacity_bytes'], ttl=p['ttl'],
+            delivery=DeliveryMode.parse(p['delivery']), auto_threshold=p['auto_threshold'],
+            use_shm=p['use_shm'],
+            header_fault=FaultSpec(p['header_delay'], p['header_jitter'], p['header_loss'],
+                                   p['seed']))
+        self.source = PayloadSource(self)
+        items = synthetic_items(p['pattern'], p['payload_bytes'], p['count'], p['seed'])
+        self.done = False
+        self.stream = self.source.register_iterable(p['stream'], items, 1.0 / p['rate_hz'],
+                                                    options, on_done=self._on_done)
+        self._stats_pub = self.create_publisher(SourceStats, '/edgeserve/source_stats',
+                                                METRICS_QOS)
+        self.create_timer(p['stats_period'], self._publish_stats)
+        self.get_logger().info(
+            f'streaming {p["pattern"]} on {self.stream.name} at {p["rate_hz"]} Hz '
+            f'({p["delivery"]}), fetch service {self.source.service_name}')
+
+    def _on_done(self) -> None:
+        if not self.done:
+            self.done = True
+            self.get_logger().info(f'{self.stream.name}: published {self.stream.published} '
+                                   f'items, done')
+
+    def _publish_stats(self) -> None:
+        ring, stats = self.stream.ring, self.stream.ring.stats
+        msg = SourceStats(stream=self.stream.name, published=self.stream.published,
+                          stored_bytes=stats.stored_bytes, capacity_bytes=ring.capacity,
+                          stored_items=len(ring), evicted=stats.evicted, expired=stats.expired,
+                          rejected_too_large=stats.rejected_too_large,
+                          fetch_requests=self.source.fetch_requests)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._stats_pub.publish(msg)
+
+    def destroy_node(self) -> None:
+        """Release the payload rings, then the node."""
+        self.source.close()
+        super().destroy_node()
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run the node until shutdown; exit 2 on invalid parameters."""
+    rclpy.init(args=args)
+    try:
+        node = SourceNode()
+    except ParameterError as exc:
+        rclpy.logging.get_logger('source_node').error(str(exc))
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
