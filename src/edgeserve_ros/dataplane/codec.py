@@ -18,7 +18,9 @@ NPY = 'application/x-npy'
 JSON = 'application/json'
 OCTETS = 'application/octet-stream'
 IMAGE = 'image/raw'
-CONTENT_TYPES = (NPY, JSON, OCTETS, IMAGE)
+#: A serialized ROS 2 message (CDR); the header's ``encoding`` names its type.
+CDR = 'application/x-ros2-cdr'
+CONTENT_TYPES = (NPY, JSON, OCTETS, IMAGE, CDR)
 
 
 class PayloadError(ValueError):
@@ -82,7 +84,7 @@ def decode(data: Union[bytes, memoryview], content_type: str, **image_fields: An
     if content_type == IMAGE:
         from edgeserve_ros.dataplane.images import decode_image_bytes
         return decode_image_bytes(data, **image_fields)
-    if content_type in (OCTETS, ''):
+    if content_type in (OCTETS, CDR, ''):
         return bytes(data)
     raise PayloadError(f'unknown content type {content_type!r}; expected one of {CONTENT_TYPES}')
 

@@ -54,6 +54,15 @@ class FetchResult:
                             width=h.width, step=h.step, is_bigendian=h.is_bigendian)
 
 
+    def message(self, msg_type: Any) -> Any:
+        """Deserialize a CDR payload (gateway streams) into ``msg_type``, chosen locally."""
+        from rclpy.serialization import deserialize_message
+        if self.header.content_type != codec.CDR:
+            raise codec.PayloadError(f'{self.header.stream}: payload is '
+                                     f'{self.header.content_type}, not a ROS message')
+        return deserialize_message(self.value(), msg_type)
+
+
 @dataclass
 class _Pending:
     header: PayloadHeader
