@@ -1,0 +1,90 @@
+"""Per-stream header buffer: bounded, stamp-ordered, O(1) amortised per header."""
+
+from collections import deque
+from typing import Deque, List, Optional, Tuple
+
+from .stats import StreamStats
+
+# (corrected stamp, arrival, seq, original stamp)
+Entry = Tuple[float, float, int, float]
+EWMA_GAIN = 0.125
+
+
+class StreamBuffer:
+    """Headers of one stream that arrived but have not been emitted yet.
+
+    Headers are accepted only with strictly increasing (corrected) stamps, so
+    the queue is ordered by stamp and, as headers are added in arrival order,
+    by arrival too.  ``last`` is the most recently emitted entry (the
+    last-known-good once nothing newer fits).
+    """
+
+    __slots__ = ('name', 'required', 'bound', 'queue', 'last', 'newest', 'interval', 'stats')
+
+    def __init__(self, name: str, required: bool, bound: int, stats: StreamStats) -> None:
+        """Create an empty buffer bounded to ``bound`` entries."""
+        self.name = name
+        self.required = required
+        self.bound = bound
+        self.queue: Deque[Entry] = deque()
+        self.last: Optional[Entry] = None
+        self.newest = float('-inf')
+        self.interval: Optional[float] = None
+        self.stats = stats
+
+    def push(self, entry: Entry) -> bool:
+        """Buffer ``entry``; return False if it was rejected as stale."""
+        stats = self.stats
+        stats.received += 1
+        gap = entry[0] - self.newest
+        if not gap > 0:
+            stats.stale += 1
+            return False
+        if self.interval is None:
+            if self.newest != float('-inf'):
+                self.interval = gap
+        else:
+            self.interval += EWMA_GAIN * (gap - self.interval)
+        self.newest = entry[0]
+        queue = self.queue
+        queue.append(entry)
+        if len(queue) > self.bound:
+            queue.popleft()
+            stats.dropped += 1
+        return True
+
+    def expire(self, tick: float, max_age: float) -> None:
+        """Discard entries older than ``max_age`` at ``tick``."""
+        queue = self.queue
+        while queue and tick - queue[0][0] > max_age:
+            queue.popleft()
+            self.stats.expired += 1
+
+    def candidates(self, tick: float, emit_time: float) -> List[Entry]:
+        """Return entries with stamp <= ``tick`` that arrived by ``emit_time``, oldest first."""
+        out = []
+        for entry in self.queue:
+            if entry[0] > tick or entry[1] > emit_time:
+                break
+            out.append(entry)
+        return out
+
+    def consume(self, entry: Entry) -> None:
+        """Mark ``entry`` emitted: drop it and everything older from the queue."""
+        queue = self.queue
+        while queue:
+            head = queue.popleft()
+            if head is entry:
+                break
+            self.stats.downsampled += 1
+        self.last = entry
+
+    def overdue(self, tick: float, entry: Entry, late_factor: float, max_skew: float,
+                default_interval: float) -> bool:
+        """Return whether the stream should have sent something newer than ``entry``.
+
+        ``default_interval`` stands in for the mean stamp interval until two headers
+        have been seen.
+        """
+        interval = default_interval if self.interval is None else self.interval
+        return tick - entry[0] > late_factor * interval + max_skew

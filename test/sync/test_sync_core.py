@@ -1,0 +1,163 @@
+"""Scenario tests of the synchronizer core."""
+
+import random
+
+import pytest
+
+from edgeserve_ros.sync import HeaderEvent, StreamSpec, SyncConfig, Synchronizer
+from edgeserve_ros.sync.replay import synchronize
+from sync_checks import check_invariants, make_stream, merge
+
+
+def periodic(name, rate, start, end, latency=0.001, dead=None):
+    """Return a periodic stream's headers with constant latency."""
+    out, k = [], 0
+    while start + k / rate < end:
+        t = round(start + k / rate, 9)
+        if not (dead and dead[0] <= t < dead[1]):
+            out.append(HeaderEvent(name, k, t, round(t + latency, 9)))
+        k += 1
+    return out
+
+
+def run(events, **kw):
+    """Synchronize ``events`` (ticks from 0), check the invariants, return tuples, stats."""
+    params = dict(period=0.1, max_skew=0.02, max_age=0.5, streams=('a', 'b'))
+    params.update(kw)
+    cfg = SyncConfig(**params)
+    sync = Synchronizer(cfg, 0.0)
+    for e in events:
+        sync.add(e)
+    out = sync.advance(events[-1].arrival + cfg.max_skew)
+    check_invariants(events, cfg, 0.0, out)
+    return out, sync.stats
+
+
+def states(tuples, stream):
+    """Return the member states of ``stream`` per tuple."""
+    return [None if t.members[stream] is None else t.members[stream].state for t in tuples]
+
+
+def test_fast_streams_are_downsampled_to_the_period():
+    """Fast streams are downsampled to the period."""
+    events = merge(periodic('a', 100, 0.0, 2.0), periodic('b', 100, 0.003, 2.0))
+    out, stats = run(events)
+    assert len(out) == 20 and stats.tuples == 20
+    assert set(states(out, 'a') + states(out, 'b')[1:]) == {'fresh'}
+    assert stats.streams['a'].downsampled > 150
+    assert [round(t.tick, 6) for t in out] == [round(0.1 * k, 6) for k in range(20)]
+
+
+def test_slow_stream_is_upsampled_by_reuse():
+    """Slow stream is upsampled by reuse."""
+    events = merge(periodic('a', 100, 0.0, 2.0), periodic('b', 2, 0.0, 2.0))
+    out, stats = run(events, max_age=1.0)
+    b = states(out, 'b')
+    assert b.count('fresh') == 4 and set(b[5:]) == {'fresh', 'reused'}
+    assert b[6:10] == ['reused'] * 4, 'interval known after the second header'
+    assert len(out) == 20
+
+
+@pytest.mark.parametrize('policy', ['impute', 'partial', 'skip'])
+def test_dead_stream(policy):
+    """Dead stream."""
+    events = merge(periodic('a', 50, 0.0, 3.0), periodic('b', 50, 0.0, 1.0))
+    out, stats = run(events, policy=policy, max_age=0.5)
+    b = states(out, 'b')
+    if policy == 'skip':
+        assert len(out) == 15 and stats.ticks_skipped == 15
+        assert 'imputed' in b and None not in b
+        return
+    assert len(out) == 30, 'a dead stream must not stop the output'
+    assert all(s == 'fresh' for s in states(out, 'a'))
+    assert b[:11] == ['fresh'] * 11, 'b@0.98 is fresh at tick 1.0'
+    if policy == 'impute':
+        assert b[11:15] == ['imputed'] * 4 and b[15:] == [None] * 15, 'max_age 0.5'
+    else:
+        assert b[11:] == [None] * 19
+
+
+def test_optional_dead_stream_does_not_stop_skip_policy():
+    """Optional dead stream does not stop skip policy."""
+    events = merge(periodic('a', 50, 0.0, 3.0), periodic('b', 50, 0.0, 1.0))
+    out, stats = run(events, policy='skip',
+                     streams=(StreamSpec('a'), StreamSpec('b', required=False)))
+    assert len(out) == 30 and stats.ticks_skipped == 0
+
+
+def test_early_emission_when_required_streams_cannot_improve():
+    """Early emission when required streams cannot improve."""
+    events = merge(periodic('a', 100, 0.0, 1.0), periodic('b', 100, 0.0, 1.0))
+    out, _ = run(events, max_skew=0.05)
+    assert all(t.emit_time - t.tick <= 0.0111 for t in out)
+    dead_b = merge(periodic('a', 100, 0.0, 1.0), periodic('b', 100, 0.0, 0.5))
+    out, _ = run(dead_b, max_skew=0.05)
+    assert all(abs(t.emit_time - t.tick - 0.05) < 1e-9 for t in out if t.tick > 0.55)
+
+
+def test_optional_stream_does_not_delay_emission():
+    """Optional stream does not delay emission."""
+    events = merge(periodic('a', 100, 0.0, 1.0), periodic('b', 1, 0.0, 1.0))
+    out, _ = run(events, max_skew=0.05,
+                 streams=(StreamSpec('a'), StreamSpec('b', required=False)))
+    assert all(t.emit_time - t.tick <= 0.0111 for t in out)
+
+
+@pytest.mark.parametrize('max_skew, used', [(0.05, 'fresh'), (0.02, 'imputed')])
+def test_waits_up_to_max_skew_for_late_arrivals(max_skew, used):
+    """Waits up to max skew for late arrivals."""
+    a = periodic('a', 10, 0.0, 1.0)
+    b = periodic('b', 10, 0.0, 1.0, latency=0.03)
+    out, _ = run(merge(a, b), max_skew=max_skew)
+    assert states(out, 'b')[1:] == [used] * 9
+
+
+def test_fresh_members_are_aligned_within_max_skew():
+    """Fresh members are aligned within max skew."""
+    a = periodic('a', 200, 0.0, 1.0)
+    b = periodic('b', 10, 0.0, 1.0, latency=0.06)
+    out, _ = run(merge(a, b), max_skew=0.07)
+    aligned = [t for t in out if t.members['b'].state == 'fresh']
+    assert len(aligned) >= 8
+    for t in aligned:
+        assert abs(t.members['a'].stamp - t.members['b'].stamp) <= 0.005 + 1e-9
+
+
+def test_counters_for_overflow_stale_unknown_and_clamped():
+    """Counters for overflow stale unknown and clamped."""
+    cfg = SyncConfig(period=0.1, max_skew=0.0, max_age=1.0, streams=('a',), queue_size=2)
+    sync = Synchronizer(cfg, 0.0)
+    for k in range(5):
+        sync.add(HeaderEvent('a', k, 0.01 * k, 0.01 * k))
+    sync.add(HeaderEvent('a', 9, 0.0, 0.05))
+    sync.add(HeaderEvent('x', 1, 0.05, 0.05))
+    sync.add(HeaderEvent('a', 10, 0.06, 0.04))
+    s = sync.stats
+    assert (s.streams['a'].dropped, s.streams['a'].stale, s.unknown, s.clamped) == (3, 1, 1, 1)
+    assert s.streams['a'].received == 7
+    assert s.as_dict()['streams']['a']['dropped'] == 3
+
+
+def test_advance_and_take():
+    """Advance and take."""
+    cfg = SyncConfig(period=0.1, max_skew=0.02, max_age=1.0, streams=('a',))
+    sync = Synchronizer(cfg, 0.0)
+    sync.add(HeaderEvent('a', 0, 0.0, 0.0))
+    assert sync.take() == [] and sync.next_tick == 0.0 and sync.next_due == 0.02
+    assert [t.tick for t in sync.advance(0.02)] == [0.0]
+    sync.add(HeaderEvent('a', 1, 0.15, 0.15))
+    assert [t.tick for t in sync.take()] == [0.1]
+    assert sync.advance(0.1) == []
+    assert [t.tick for t in sync.advance(0.35)] == pytest.approx([0.2, 0.3])
+
+
+def test_same_trace_same_output():
+    """Same trace same output."""
+    rnd = random.Random(7)
+    events = merge(make_stream('a', 90, 0.01, 0.02, 0.0, 3.0, rnd),
+                   make_stream('b', 30, 0.04, 0.03, 0.0, 3.0, rnd, dead=(1.0, 1.8)),
+                   make_stream('c', 5, 0.0, 0.1, 0.0, 3.0, rnd, loss=0.3))
+    cfg = SyncConfig(period=0.05, max_skew=0.03, max_age=0.4, streams=('a', 'b', 'c'))
+    first = synchronize(events, cfg)
+    assert synchronize(list(events), cfg) == first
+    check_invariants(events, cfg, events[0].arrival, first)

@@ -1,0 +1,94 @@
+"""Property-based tests: the synchronizer's invariants on random traces."""
+
+import os
+import random
+
+from hypothesis import given, HealthCheck, settings, strategies as st
+
+from edgeserve_ros.sync import StreamSpec, SyncConfig, Synchronizer
+from edgeserve_ros.sync.replay import synchronize
+from sync_checks import check_invariants, count_live_ticks, make_stream, merge
+
+stream_params = st.fixed_dictionaries({
+    'rate': st.floats(2.0, 300.0),
+    'latency': st.floats(0.0, 0.08),
+    'jitter': st.floats(0.0, 0.05),
+    'start': st.floats(0.0, 0.3),
+    'dead': st.none() | st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)),
+    'loss': st.sampled_from([0.0, 0.0, 0.2]),
+    'offset': st.sampled_from([0.0, 0.0, 0.05, -0.05]),
+})
+EXAMPLES = int(os.environ.get('SYNC_HYPOTHESIS_EXAMPLES', '150'))
+configs = st.fixed_dictionaries({
+    'period': st.floats(0.005, 0.2),
+    'max_skew': st.sampled_from([0.0, 0.001, 0.01, 0.03, 0.1]),
+    'max_age': st.sampled_from([0.0, 0.05, 0.2, 1.0, float('inf')]),
+    'policy': st.sampled_from(['impute', 'partial', 'skip']),
+    'optional_last': st.booleans(),
+})
+
+
+def _build(streams, conf, seed):
+    """Return (events, config) for drawn stream and config parameters."""
+    rnd = random.Random(seed)
+    names = [f's{i}' for i in range(len(streams))]
+    per = []
+    for name, p in zip(names, streams):
+        dead = (min(p['dead']), max(p['dead'])) if p['dead'] else None
+        per.append(make_stream(name, p['rate'], p['latency'], p['jitter'], p['start'],
+                               1.2, rnd, dead=dead, loss=p['loss'], offset=p['offset']))
+    specs = [StreamSpec(n, required=not (conf['optional_last'] and i == len(names) - 1
+                                         and i > 0), queue_size=10_000)
+             for i, n in enumerate(names)]
+    cfg = SyncConfig(period=conf['period'], max_skew=conf['max_skew'],
+                     max_age=conf['max_age'], policy=conf['policy'], streams=tuple(specs))
+    return merge(*per), cfg
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(stream_params, min_size=1, max_size=4), configs, st.integers(0, 2**32))
+def test_invariants_on_random_traces(streams, conf, seed):
+    """Invariants on random traces."""
+    events, cfg = _build(streams, conf, seed)
+    if not events:
+        return
+    start = events[0].arrival
+    tuples = synchronize(events, cfg)
+    check_invariants(events, cfg, start, tuples)
+    assert synchronize(events, cfg) == tuples, 'determinism'
+    end = events[-1].arrival
+    emitted = {round((t.tick - start) / cfg.period) for t in tuples}
+    if cfg.policy == 'impute':
+        live = count_live_ticks(events, cfg, start, end)
+        missing = [x for x in live if round((x - start) / cfg.period) not in emitted]
+        assert not missing, f'rate: live ticks without a tuple: {missing[:5]}'
+    sync = Synchronizer(cfg, start)
+    for e in events:
+        sync.add(e)
+    sync.advance(end + cfg.max_skew)
+    n_ticks = int((end - start) / cfg.period + 1e-9) + 1
+    extra = int(cfg.max_skew / cfg.period) + 2
+    s = sync.stats
+    assert s.tuples == len(tuples)
+    assert n_ticks <= s.tuples + s.ticks_skipped + s.ticks_empty <= n_ticks + extra
+
+
+@settings(max_examples=EXAMPLES * 2 // 3, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(stream_params, min_size=1, max_size=3), configs, st.integers(0, 2**32),
+       st.lists(st.floats(0.0, 1.5), max_size=40))
+def test_invariants_with_interleaved_timer_calls(streams, conf, seed, timer_calls):
+    """Timer callbacks (advance) at arbitrary times between headers keep every invariant."""
+    events, cfg = _build(streams, conf, seed)
+    if not events:
+        return
+    start = events[0].arrival
+    sync = Synchronizer(cfg, start)
+    calls = sorted(timer_calls)
+    out = []
+    for e in events:
+        while calls and calls[0] <= e.arrival:
+            out.extend(sync.advance(calls.pop(0)))
+        sync.add(e)
+    out.extend(sync.advance(events[-1].arrival + cfg.max_skew))
+    check_invariants(events, cfg, start, out)
