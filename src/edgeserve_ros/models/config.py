@@ -1,0 +1,176 @@
+"""Validation of model config dicts (as read from YAML).
+
+A config never carries code: it names files (read from the local disk only) and,
+for ``torch`` classes and ``function`` targets, dotted paths that must resolve under
+an allow-listed module prefix (see :mod:`.allowlist`).  Example::
+
+    models:
+      - {name: har_all, kind: sklearn, path: har_all.skops,
+         inputs: [acc, imu_back, imu_larm, imu_shoes], fill: zeros}
+      - {name: mlp, kind: torch, class: edgeserve_ros.models.zoo.MLPClassifier,
+         kwargs: {in_features: 8, n_classes: 3}, weights: mlp_state.pt, inputs: [x]}
+      - {name: qr, kind: opencv_qr, input: image, backends: [pyzbar, opencv]}
+      - {name: slow, kind: function, target: edgeserve_ros.models.zoo.fixed_delay,
+         params: {delay_ms: 50}, inputs: [x]}
+
+Errors are :class:`ModelConfigError` with a message naming the offending key, e.g.
+``models[2].kind: unknown kind 'tf'; expected one of 'function', 'opencv_qr', ...``.
+"""
+
+from typing import Any, Dict, List, Mapping
+
+KINDS = ('function', 'opencv_qr', 'sklearn', 'torch')
+FILLS = ('error', 'zeros', 'last')
+QR_BACKENDS = ('opencv', 'pyzbar')
+SKLEARN_FORMATS = ('joblib', 'skops')
+
+_COMMON = {'name', 'kind', 'inputs', 'fill', 'widths'}
+_ALLOWED = {
+    'sklearn': _COMMON | {'path', 'format', 'trusted_types'},
+    'torch': _COMMON | {'path', 'class', 'kwargs', 'weights', 'classes'},
+    'opencv_qr': {'name', 'kind', 'input', 'backends', 'scale'},
+    'function': _COMMON | {'target', 'params'},
+}
+
+
+class ModelConfigError(ValueError):
+    """A model config is invalid; the message starts with the offending key's path."""
+
+
+def _fail(where: str, msg: str) -> None:
+    raise ModelConfigError(f'{where}: {msg}')
+
+
+def _expect(cfg: Mapping, key: str, where: str, types: tuple, required: bool = False) -> Any:
+    if key not in cfg:
+        if required:
+            _fail(f'{where}.{key}', 'missing required key')
+        return None
+    value = cfg[key]
+    if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+        names = '/'.join(t.__name__ for t in types)
+        _fail(f'{where}.{key}', f'expected {names}, got {type(value).__name__}')
+    return value
+
+
+def _str_list(cfg: Mapping, key: str, where: str, required: bool = False) -> List[str]:
+    value = _expect(cfg, key, where, (list, tuple), required)
+    if value is None:
+        return []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            _fail(f'{where}.{key}[{i}]', 'expected a non-empty string')
+    if len(set(value)) != len(value):
+        _fail(f'{where}.{key}', 'duplicate entries')
+    return list(value)
+
+
+def _common(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
+    out['inputs'] = _str_list(cfg, 'inputs', where, required=True)
+    if not out['inputs']:
+        _fail(f'{where}.inputs', 'must name at least one stream')
+    fill = cfg.get('fill', 'error')
+    if fill not in FILLS:
+        _fail(f'{where}.fill', f'unknown fill {fill!r}; expected one of {FILLS}')
+    out['fill'] = fill
+    widths = _expect(cfg, 'widths', where, (dict,)) or {}
+    for stream, width in widths.items():
+        if stream not in out['inputs']:
+            _fail(f'{where}.widths.{stream}', 'not one of inputs')
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+            _fail(f'{where}.widths.{stream}', 'expected a positive int')
+    out['widths'] = dict(widths)
+
+
+def _sklearn(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
+    path = _expect(cfg, 'path', where, (str,), required=True)
+    fmt = cfg.get('format')
+    if fmt is None:
+        fmt = 'skops' if path.endswith('.skops') else 'joblib'
+    if fmt not in SKLEARN_FORMATS:
+        _fail(f'{where}.format', f'unknown format {fmt!r}; expected one of {SKLEARN_FORMATS}')
+    out.update(path=path, format=fmt,
+               trusted_types=_str_list(cfg, 'trusted_types', where))
+    if out['trusted_types'] and fmt != 'skops':
+        _fail(f'{where}.trusted_types', 'only meaningful with format skops')
+
+
+def _torch(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
+    path = _expect(cfg, 'path', where, (str,))
+    cls = _expect(cfg, 'class', where, (str,))
+    if (path is None) == (cls is None):
+        _fail(where, "give exactly one of 'path' (TorchScript) or 'class' (+ 'weights')")
+    if cls is not None:
+        out['weights'] = _expect(cfg, 'weights', where, (str,), required=True)
+        out['kwargs'] = dict(_expect(cfg, 'kwargs', where, (dict,)) or {})
+    elif 'weights' in cfg or 'kwargs' in cfg:
+        _fail(f'{where}.weights', "only valid together with 'class'")
+    out.update(path=path, cls=cls)
+    classes = _expect(cfg, 'classes', where, (list, tuple))
+    out['classes'] = None if classes is None else list(classes)
+
+
+def _opencv_qr(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
+    out['input'] = _expect(cfg, 'input', where, (str,)) or 'image'
+    backends = _str_list(cfg, 'backends', where) or ['pyzbar', 'opencv']
+    for i, backend in enumerate(backends):
+        if backend not in QR_BACKENDS:
+            _fail(f'{where}.backends[{i}]',
+                  f'unknown backend {backend!r}; expected one of {QR_BACKENDS}')
+    out['backends'] = backends
+    scale = _expect(cfg, 'scale', where, (int, float))
+    scale = 1.0 if scale is None else float(scale)
+    if not 0.0 < scale <= 1.0:
+        _fail(f'{where}.scale', 'expected 0 < scale <= 1')
+    out['scale'] = scale
+
+
+def _function(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
+    out['target'] = _expect(cfg, 'target', where, (str,), required=True)
+    out['params'] = dict(_expect(cfg, 'params', where, (dict,)) or {})
+
+
+_KIND_CHECKS = {'sklearn': _sklearn, 'torch': _torch, 'opencv_qr': _opencv_qr,
+                'function': _function}
+
+
+def validate_model_config(cfg: Any, where: str = 'model') -> Dict[str, Any]:
+    """Validate one model entry and return a normalized copy with defaults filled in.
+
+    :param cfg: the entry (a mapping).
+    :param where: the key path used in error messages, e.g. ``'models[2]'``.
+    :raises ModelConfigError: naming the offending key.
+    """
+    if not isinstance(cfg, Mapping):
+        _fail(where, f'expected a mapping, got {type(cfg).__name__}')
+    kind = cfg.get('kind')
+    if kind not in KINDS:
+        expected = ', '.join(repr(k) for k in KINDS)
+        _fail(f'{where}.kind', f'unknown kind {kind!r}; expected one of {expected}')
+    for key in cfg:
+        if key not in _ALLOWED[kind]:
+            _fail(f'{where}.{key}', f'unknown key for kind {kind!r}')
+    out: Dict[str, Any] = {'kind': kind}
+    out['name'] = _expect(cfg, 'name', where, (str,)) or where
+    if kind != 'opencv_qr':
+        _common(cfg, where, out)
+    _KIND_CHECKS[kind](cfg, where, out)
+    return out
+
+
+def validate_models_config(doc: Any, key: str = 'models') -> List[Dict[str, Any]]:
+    """Validate ``{models: [...]}`` (or a bare list) and return normalized entries.
+
+    :raises ModelConfigError: naming the offending key (``models[i].<key>``); also for
+        duplicate model names.
+    """
+    entries = doc.get(key) if isinstance(doc, Mapping) else doc
+    if not isinstance(entries, (list, tuple)):
+        _fail(key, 'expected a list of model entries')
+    out = [validate_model_config(e, f'{key}[{i}]') for i, e in enumerate(entries)]
+    seen = set()
+    for i, entry in enumerate(out):
+        if entry['name'] in seen:
+            _fail(f'{key}[{i}].name', f"duplicate model name {entry['name']!r}")
+        seen.add(entry['name'])
+    return out
