@@ -1,4 +1,5 @@
-"""edgeserve_ros: lazy data routing, stream synchronization and model serving on ROS 2.
+"""
+edgeserve_ros: lazy data routing, stream synchronization and model serving on ROS 2.
 
 The package is importable without rclpy for its pure-logic modules
 (:mod:`edgeserve_ros.dataplane`, :mod:`edgeserve_ros.sync`); the generated

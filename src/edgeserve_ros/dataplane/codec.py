@@ -1,4 +1,5 @@
-"""Payload encodings: what the bytes of a stream are, and how to turn them back.
+"""
+Payload encodings: what the bytes of a stream are, and how to turn them back.
 
 No pickle anywhere: numpy arrays travel in the ``.npy`` format with ``allow_pickle=False``
 (object dtypes are refused), structured data as JSON, images as raw rows (see
@@ -31,7 +32,7 @@ class PayloadError(ValueError):
 class Encoded:
     """A payload ready to store: its parts (concatenated on store) and its description."""
 
-    parts: List[Union[bytes, memoryview]]
+    parts: List[Any]  # bytes-like objects (bytes, bytearray, memoryview, uint8 arrays)
     content_type: str
     encoding: str = ''
     height: int = 0
@@ -69,7 +70,7 @@ def encode_array(array: np.ndarray) -> Encoded:
     array = np.ascontiguousarray(array)
     head = io.BytesIO()
     np.lib.format.write_array_header_1_0(head, np.lib.format.header_data_from_array_1_0(array))
-    return Encoded([head.getvalue(), memoryview(array.reshape(-1).view(np.uint8))], NPY)
+    return Encoded([head.getvalue(), array.reshape(-1).view(np.uint8)], NPY)
 
 
 def decode(data: Union[bytes, memoryview], content_type: str, **image_fields: Any) -> Any:

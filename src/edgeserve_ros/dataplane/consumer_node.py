@@ -1,4 +1,5 @@
-"""``consumer_node``: subscribes to payload headers, fetches 1 in ``every_k``, reports latencies.
+"""
+``consumer_node``: subscribes to payload headers, fetches 1 in ``every_k``, reports latencies.
 
 Headers it skips are never fetched: a down-sampling consumer transfers only what it uses.
 """
@@ -12,6 +13,7 @@ import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.task import Future
 
 from edgeserve_ros.dataplane.fetcher import FetchResult, PayloadFetcher
 from edgeserve_ros.dataplane.metrics import ExampleTimes, TaskTracker
@@ -49,6 +51,7 @@ class ConsumerNode(Node):
         self.skipped = 0
         self.failed: Dict[str, int] = {}
         self.done = False
+        self.finished = Future()
         group = MutuallyExclusiveCallbackGroup()
         for topic in p['streams']:
             self.create_subscription(PayloadHeader, topic, self._on_header, HEADER_QOS,
@@ -82,12 +85,14 @@ class ConsumerNode(Node):
                              total_communication=values['total_communication'],
                              processing=-1.0, end_to_end=values['end_to_end'],
                              working_duration=values['working_duration'],
-                             backlog=values['backlog'], bytes_fetched=len(result.data or b''))
+                             backlog=values['backlog'], bytes_fetched=len(result.data or b''),
+                             path=result.path)
         msg.header.stamp = self.get_clock().now().to_msg()
         self._metrics_pub.publish(msg)
         if self.expect and self.tracker.examples >= self.expect and not self.done:
             self.done = True
             self._log_progress()
+            self.finished.set_result(True)
 
     def _log_progress(self) -> None:
         summary = self.tracker.summary().get('total_communication', {})
@@ -110,8 +115,7 @@ def main(args: Optional[List[str]] = None) -> int:
     executor = MultiThreadedExecutor()
     executor.add_node(node)
     try:
-        while rclpy.ok() and not node.done:
-            executor.spin_once(timeout_sec=0.1)
+        executor.spin_until_future_complete(node.finished)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -1,4 +1,5 @@
-"""The project's own fault layer: seeded delay, jitter and loss (the kernel has no netem).
+"""
+The project's own fault layer: seeded delay, jitter and loss (the kernel has no netem).
 
 Used by sources to delay header publication (a late stream) and by fetch clients to lose or
 delay answers, so tests and benchmarks can reproduce network trouble deterministically.
@@ -12,7 +13,8 @@ import random
 
 @dataclass(frozen=True)
 class FaultSpec:
-    """Faults applied to one path; all zero means no fault.
+    """
+    Faults applied to one path; all zero means no fault.
 
     :param delay: constant extra delay in seconds
     :param jitter: extra uniform delay in ``[0, jitter)`` seconds

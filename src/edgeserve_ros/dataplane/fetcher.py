@@ -1,4 +1,5 @@
-"""Consumer side of the lazy data plane: turn headers into payloads.
+"""
+Consumer side of the lazy data plane: turn headers into payloads.
 
 ``PayloadFetcher(node)`` resolves a ``PayloadHeader`` by the cheapest path that works:
 inline bytes (eager), the source's shared memory ring when it runs on the same host, or the
@@ -53,7 +54,6 @@ class FetchResult:
         return codec.decode(self.data, h.content_type, encoding=h.encoding, height=h.height,
                             width=h.width, step=h.step, is_bigendian=h.is_bigendian)
 
-
     def message(self, msg_type: Any) -> Any:
         """Deserialize a CDR payload (gateway streams) into ``msg_type``, chosen locally."""
         from rclpy.serialization import deserialize_message
@@ -74,7 +74,8 @@ class _Pending:
 
 
 class PayloadFetcher:
-    """Fetches payloads for the headers a consumer decides to use.
+    """
+    Fetches payloads for the headers a consumer decides to use.
 
     :param timeout: seconds to wait for one service answer before retrying
     :param retries: extra attempts after the first one times out

@@ -1,4 +1,5 @@
-"""``sensor_msgs/Image`` <-> numpy, honouring ``step`` (row padding) and ``is_bigendian``.
+"""
+``sensor_msgs/Image`` <-> numpy, honouring ``step`` (row padding) and ``is_bigendian``.
 
 :func:`image_to_array` and :func:`array_to_image` use ROS 2 ``cv_bridge`` when it is
 importable (on robots with ROS 2 from apt); otherwise this module's own converter, which
@@ -109,4 +110,4 @@ class ImageFrame:
         self.encoding = encoding
         self.is_bigendian = False
         self.step = self.width * channels * dtype.itemsize
-        self.data = memoryview(array).cast('B')
+        self.data = array.reshape(-1).view(np.uint8)

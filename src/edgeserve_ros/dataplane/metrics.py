@@ -1,4 +1,5 @@
-"""Latency bookkeeping of the paper's section 6.2, free of ROS.
+"""
+Latency bookkeeping of the paper's section 6.2, free of ROS.
 
 Times are seconds on one clock (the consumer's ROS clock; across hosts, keep clocks
 synchronised or correct with :mod:`edgeserve_ros.sync.clock`).
@@ -23,7 +24,7 @@ class ExampleTimes:
     process_end: float = math.nan
 
     def latencies(self) -> Dict[str, float]:
-        """Return the paper's per-example latencies (NaN where an end is missing)."""
+        """Compute the paper's per-example latencies; NaN where an end is missing."""
         done = self.process_end if not math.isnan(self.process_end) else self.received
         return {
             'producer_sending': self.send_end - self.send_begin,
@@ -73,7 +74,7 @@ class TaskTracker:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Return the q-th percentile (0..100) by linear interpolation; NaN when empty."""
+    """Compute the q-th percentile, q in 0..100, by linear interpolation; NaN if empty."""
     if not values:
         return math.nan
     ordered = sorted(values)

@@ -1,4 +1,5 @@
-"""Byte-budgeted ring buffer holding the payloads of one stream at its source.
+"""
+Byte-budgeted ring buffer holding the payloads of one stream at its source.
 
 Payloads are appended contiguously into one fixed buffer (a ``bytearray`` or a shared
 memory map, see :mod:`edgeserve_ros.dataplane.shm`); the buffer is the byte budget, so
@@ -63,7 +64,8 @@ class PayloadTooLarge(ValueError):
 
 
 class PayloadRing:
-    """Payload store of one stream with a byte budget (the buffer) and a TTL.
+    """
+    Payload store of one stream with a byte budget (the buffer) and a TTL.
 
     :param stream: stream name (its key is written into every slot header)
     :param capacity: byte budget; ignored when ``buffer`` is given (its length is used)
@@ -103,7 +105,8 @@ class PayloadRing:
         return len(self._slots)
 
     def put(self, parts: Sequence[Buffer], now: float) -> SlotInfo:
-        """Store one payload given as consecutive parts; return its slot.
+        """
+        Store one payload given as consecutive parts; return its slot.
 
         :raises PayloadTooLarge: when the payload exceeds the whole budget (nothing lost)
         """
@@ -157,7 +160,8 @@ class PayloadRing:
         return dropped
 
     def _make_room(self, need: int) -> int:
-        """Evict the oldest slots overlapping the next ``need`` bytes; return their start.
+        """
+        Evict the oldest slots overlapping the next ``need`` bytes; return their start.
 
         Live slots always form one circular run from the oldest slot to ``_head``; a slot
         whose offset is at or after ``_head`` lies ahead of the writer (previous lap).
@@ -194,7 +198,8 @@ def _aligned(n: int) -> int:
 
 
 class SlotReader:
-    """Validated copy of a slot out of a buffer that another process writes.
+    """
+    Validated copy of a slot out of a buffer that another process writes.
 
     The copy is accepted only when the slot header names the expected stream and seq and
     is valid both before and after the copy (a seqlock: the writer kills the header before

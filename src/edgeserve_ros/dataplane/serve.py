@@ -12,7 +12,8 @@ MAX_BATCH = 64
 
 
 def answer_fetch(streams: Mapping[str, Any], request: Any, now: float) -> List[Payload]:
-    """Return one ``Payload`` per requested seq, in request order; never blocks.
+    """
+    Return one ``Payload`` per requested seq, in request order; never blocks.
 
     :param streams: stream name -> object with a ``ring`` (:class:`PayloadRing`)
     :param request: a ``FetchPayload.Request``

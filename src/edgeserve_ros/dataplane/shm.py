@@ -1,4 +1,5 @@
-"""Same-host fast path: payload rings in POSIX shared memory (``/dev/shm``).
+"""
+Same-host fast path: payload rings in POSIX shared memory (``/dev/shm``).
 
 A source places a stream's ring in a shared memory file; a consumer on the same host
 (same machine *and* network namespace, see :func:`host_id`) maps it read-only and copies a
@@ -20,7 +21,8 @@ SHM_DIR = '/dev/shm'
 
 
 def host_id() -> str:
-    """Return an id equal for processes that can share memory and the same network.
+    """
+    Return an id equal for processes that can share memory and the same network.
 
     Machine id plus the inode of the network namespace: processes in different network
     namespaces of one machine count as different hosts, as they do in the multi-host tests.

@@ -1,4 +1,5 @@
-"""Source side of the lazy data plane, for any rclpy node.
+"""
+Source side of the lazy data plane, for any rclpy node.
 
 ``PayloadSource(node)`` owns the payload rings of the node's streams and serves them with
 one ``~/fetch`` service (``edgeserve_ros/srv/FetchPayload``). ``source.add_stream(name)``
@@ -30,7 +31,8 @@ from edgeserve_ros.srv import FetchPayload
 
 @dataclass(frozen=True)
 class StreamOptions:
-    """Per-stream settings of a source.
+    """
+    Per-stream settings of a source.
 
     :param capacity_bytes: byte budget of the stream's ring
     :param ttl: seconds a payload stays fetchable
@@ -67,7 +69,8 @@ class LazyStream:
 
     def publish(self, value: Any, stamp_ns: Optional[int] = None,
                 frame_id: str = '') -> Optional[PayloadHeader]:
-        """Store ``value`` and publish its header; return the header (None if lost).
+        """
+        Store ``value`` and publish its header; return the header (None if lost).
 
         :param stamp_ns: collection time (source ROS clock, ns); default now
         :raises codec.PayloadError: value cannot be encoded (nothing stored)

@@ -1,4 +1,5 @@
-"""``source_node``: publishes a built-in data stream lazily (header topic + fetch service).
+"""
+``source_node``: publishes a built-in data stream lazily (header topic + fetch service).
 
 Real sensors use :class:`~edgeserve_ros.dataplane.source.PayloadSource` inside their own
 node, or ``topic_gateway_node`` to turn an existing topic into a lazy stream.

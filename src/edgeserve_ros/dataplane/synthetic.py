@@ -13,7 +13,8 @@ PATTERNS = ('array', 'image', 'bytes')
 
 def synthetic_items(pattern: str, payload_bytes: int, count: int = 0,
                     seed: int = 0) -> Iterator[Any]:
-    """Yield ``count`` items (endless when 0) of about ``payload_bytes`` each.
+    """
+    Yield ``count`` items (endless when 0) of about ``payload_bytes`` each.
 
     ``array``: float32 vectors whose first element is the sequence number; ``bytes``: opaque
     random bytes; ``image``: 1920x1080 bgr8 frames with a moving bright square (the size is

@@ -1,5 +1,8 @@
-"""``topic_gateway_node``: turn an existing ROS topic (e.g. a camera driver's
-``sensor_msgs/Image``) into a lazy stream: headers over DDS, payloads fetched on demand.
+"""
+``topic_gateway_node``: turn an existing ROS topic into a lazy stream.
+
+Any topic (e.g. a camera driver's ``sensor_msgs/Image``) gets light headers over DDS while
+its payloads wait at this node until fetched.
 
 Images become ``image/raw`` payloads (rows as sent, with encoding, step and byte order in
 the header); any other message type is stored as its CDR serialization.

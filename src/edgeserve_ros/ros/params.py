@@ -1,4 +1,5 @@
-"""Declaring validated node parameters from one table of specs.
+"""
+Declaring validated node parameters from one table of specs.
 
 Every parameter gets a ``ParameterDescriptor`` (description, range, read-only); an on-set
 callback rejects values out of range or outside their choices with a reason naming the
@@ -31,7 +32,7 @@ class ParamSpec:
     read_only: bool = True
 
     def check(self, value: Any) -> Optional[str]:
-        """Return why ``value`` is invalid, or None."""
+        """Explain why ``value`` is invalid; None when it is valid."""
         if isinstance(self.default, float) and (
                 isinstance(value, bool) or not isinstance(value, (int, float))):
             return f'{self.name}={value!r}: expected a number'
@@ -45,7 +46,7 @@ class ParamSpec:
         return None
 
     def descriptor(self) -> ParameterDescriptor:
-        """Return the ROS descriptor (ranges shown by ``ros2 param describe``)."""
+        """Return the ROS descriptor; ``ros2 param describe`` shows its ranges."""
         text = self.description
         if self.choices:
             text += f' One of: {", ".join(self.choices)}.'
@@ -67,7 +68,8 @@ class ParameterError(ValueError):
 
 
 def declare_parameters(node: Node, specs: Sequence[ParamSpec]) -> Dict[str, Any]:
-    """Declare, validate and return all parameters of ``node``.
+    """
+    Declare, validate and return all parameters of ``node``.
 
     :raises ParameterError: a value is invalid or an override names no declared parameter
     """
