@@ -54,13 +54,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# 4. Build with colcon (incremental; --symlink-install so edits to Python files apply at once).
+# 4. Build with colcon (incremental; --symlink-install so edits to Python files apply at once),
+#    into build/<distro> and install/<distro> so both distros can live side by side.
 cd "$repo"
 export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv" PATH="$venv/bin:$PATH"
 say "colcon build"
 exec 9>"$repo/log/.build.lock"
 flock 9  # one build at a time in this checkout
-colcon build --symlink-install --event-handlers console_cohesion- summary- \
+colcon build --symlink-install --build-base "build/$distro" --install-base "install/$distro" \
+  --event-handlers console_cohesion- summary- \
   --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=ON >"$repo/log/.build.txt" 2>&1 \
   || { cat "$repo/log/.build.txt" >&2; say "colcon build failed"; exit 1; }
 say "ready: venv $venv, ROS 2 $distro"
