@@ -1,4 +1,5 @@
-"""edgeserve_ros.models: rclpy-free model runtime, shared queue and ensembles.
+"""
+edgeserve_ros.models: rclpy-free model runtime, shared queue and ensembles.
 
 Modules:
 

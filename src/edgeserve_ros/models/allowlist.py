@@ -1,4 +1,5 @@
-"""Resolving dotted paths from config, restricted to allow-listed module prefixes.
+"""
+Resolving dotted paths from config, restricted to allow-listed module prefixes.
 
 A config may name a torch class or a function by dotted path; only objects defined in
 modules under an allow-listed prefix (default :data:`DEFAULT_ALLOWED_PREFIXES`) are
@@ -24,7 +25,8 @@ def _under(module: str, prefixes: Sequence[str]) -> bool:
 
 def resolve_allowed(dotted: str, prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
                     where: str = 'target') -> Any:
-    """Import ``module.attr`` named by ``dotted`` if it lives under an allowed prefix.
+    """
+    Import ``module.attr`` named by ``dotted`` if it lives under an allowed prefix.
 
     :param dotted: e.g. ``'edgeserve_ros.models.zoo.MLPClassifier'``.
     :param prefixes: allowed module prefixes (a module matches a prefix if it equals it

@@ -1,4 +1,5 @@
-"""A pure micro-batcher: time is passed in, there are no threads.
+"""
+A pure micro-batcher: time is passed in, there are no threads.
 
 Items are collected until either ``max_batch`` items are waiting (the batch is
 returned by :meth:`MicroBatcher.add`) or the oldest waiting item has waited
@@ -10,7 +11,8 @@ from typing import Any, List, Optional
 
 
 class MicroBatcher:
-    """Group items into batches of at most ``max_batch`` and at most ``max_delay_s`` old.
+    """
+    Group items into batches of at most ``max_batch`` and at most ``max_delay_s`` old.
 
     :param max_batch: flush as soon as this many items wait (>= 1).
     :param max_delay_s: flush when the oldest item has waited this long (>= 0).

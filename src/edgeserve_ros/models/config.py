@@ -1,4 +1,5 @@
-"""Validation of model config dicts (as read from YAML).
+"""
+Validation of model config dicts (as read from YAML).
 
 A config never carries code: it names files (read from the local disk only) and,
 for ``torch`` classes and ``function`` targets, dotted paths that must resolve under
@@ -17,7 +18,7 @@ Errors are :class:`ModelConfigError` with a message naming the offending key, e.
 ``models[2].kind: unknown kind 'tf'; expected one of 'function', 'opencv_qr', ...``.
 """
 
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, NoReturn
 
 KINDS = ('function', 'opencv_qr', 'sklearn', 'torch')
 FILLS = ('error', 'zeros', 'last')
@@ -37,7 +38,7 @@ class ModelConfigError(ValueError):
     """A model config is invalid; the message starts with the offending key's path."""
 
 
-def _fail(where: str, msg: str) -> None:
+def _fail(where: str, msg: str) -> NoReturn:
     raise ModelConfigError(f'{where}: {msg}')
 
 
@@ -135,7 +136,8 @@ _KIND_CHECKS = {'sklearn': _sklearn, 'torch': _torch, 'opencv_qr': _opencv_qr,
 
 
 def validate_model_config(cfg: Any, where: str = 'model') -> Dict[str, Any]:
-    """Validate one model entry and return a normalized copy with defaults filled in.
+    """
+    Validate one model entry and return a normalized copy with defaults filled in.
 
     :param cfg: the entry (a mapping).
     :param where: the key path used in error messages, e.g. ``'models[2]'``.
@@ -159,7 +161,8 @@ def validate_model_config(cfg: Any, where: str = 'model') -> Dict[str, Any]:
 
 
 def validate_models_config(doc: Any, key: str = 'models') -> List[Dict[str, Any]]:
-    """Validate ``{models: [...]}`` (or a bare list) and return normalized entries.
+    """
+    Validate ``{models: [...]}`` (or a bare list) and return normalized entries.
 
     :raises ModelConfigError: naming the offending key (``models[i].<key>``); also for
         duplicate model names.

@@ -1,4 +1,5 @@
-"""Combining local predictions under a skew bound (paper §3.3.1, §6.4.2, §6.4.3).
+"""
+Combining local predictions under a skew bound (paper §3.3.1, §6.4.2, §6.4.3).
 
 Members whose stamp is older than ``max_skew`` relative to the newest member are
 dropped before combining -- the late "unpopular vote" of a delayed stream is left
@@ -31,7 +32,8 @@ class LocalPrediction(NamedTuple):
 
 @dataclass
 class EnsembleResult:
-    """The combined label and its provenance.
+    """
+    The combined label and its provenance.
 
     :ivar used: sources whose votes were combined (config order).
     :ivar dropped: sources present but older than ``max_skew`` relative to the newest.
@@ -49,16 +51,18 @@ class EnsembleResult:
 
 def split_by_skew(members: Mapping[str, Optional[LocalPrediction]], max_skew: Optional[float],
                   order: Sequence[str]) -> Tuple[List[str], List[str], List[str]]:
-    """Return ``(used, dropped, missing)`` source lists, each in ``order``.
+    """
+    Return ``(used, dropped, missing)`` source lists, each in ``order``.
 
     A present member is dropped if ``newest_stamp - stamp > max_skew``; ``None`` keeps all.
     """
-    present = [s for s in order if members.get(s) is not None]
-    missing = [s for s in order if members.get(s) is None]
+    stamps = {s: m.stamp for s in order if (m := members.get(s)) is not None}
+    present = [s for s in order if s in stamps]
+    missing = [s for s in order if s not in stamps]
     if not present or max_skew is None:
         return present, [], missing
-    newest = max(members[s].stamp for s in present)
-    used = [s for s in present if newest - members[s].stamp <= max_skew]
+    newest = max(stamps.values())
+    used = [s for s in present if newest - stamps[s] <= max_skew]
     return used, [s for s in present if s not in used], missing
 
 
@@ -80,7 +84,8 @@ def _pick(scores: Dict[Any, float], members: Mapping[str, LocalPrediction],
 
 def majority_vote(members: Mapping[str, LocalPrediction], used: Sequence[str],
                   tie_break: str = 'freshest') -> Tuple[Any, Dict[Any, float]]:
-    """Plain vote over ``used`` sources.
+    """
+    Plain vote over ``used`` sources.
 
     Ties: ``'freshest'`` picks the tied label with the newest supporting stamp (then
     ``'sorted'``); ``'order'`` the label of the first source in config order;
@@ -106,7 +111,8 @@ def weighted_vote(members: Mapping[str, LocalPrediction], used: Sequence[str],
 
 
 class Ensemble:
-    """Skew-bounded combiner of local predictions.
+    """
+    Skew-bounded combiner of local predictions.
 
     :param sources: member names in config order.
     :param rule: ``'majority'``, ``'weighted'`` or ``'stacker'``.
@@ -137,13 +143,13 @@ class Ensemble:
         used, dropped, missing = split_by_skew(members, self.max_skew, self.sources)
         if not used:
             return EnsembleResult(None, [], dropped, missing, None)
-        stamp = max(members[s].stamp for s in used)
+        kept = {s: m for s in used if (m := members[s]) is not None}
+        stamp = max(m.stamp for m in kept.values())
         if self.rule == 'stacker':
-            kept = {s: members[s] for s in used}
             label, scores = self.stacker.predict_one(kept)
         elif self.rule == 'weighted':
-            label, scores = weighted_vote(members, used, self.weights, self.tie_break,
+            label, scores = weighted_vote(kept, used, self.weights, self.tie_break,
                                           classes=self.classes)
         else:
-            label, scores = majority_vote(members, used, self.tie_break)
+            label, scores = majority_vote(kept, used, self.tie_break)
         return EnsembleResult(label, used, dropped, missing, stamp, scores)

@@ -1,4 +1,5 @@
-"""Assembling per-stream feature arrays into one feature row per input.
+"""
+Assembling per-stream feature arrays into one feature row per input.
 
 Streams are concatenated in config order.  A missing member (``None`` or absent, as
 produced by the synchronizer when a stream did not deliver within the skew bound) is
@@ -10,7 +11,7 @@ handled by the configured fill:
   but the width is known, else raises).
 """
 
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -22,7 +23,8 @@ class MissingMemberError(ValueError):
 
 
 class FeatureAssembler:
-    """Concatenate the configured streams' arrays (flattened) into one 1-D row.
+    """
+    Concatenate the configured streams' arrays (flattened) into one 1-D row.
 
     :param streams: stream names, in concatenation order.
     :param fill: ``'error'``, ``'zeros'`` or ``'last'``.
@@ -59,6 +61,6 @@ class FeatureAssembler:
         """Return the feature row for one input dict."""
         return np.concatenate([self._part(s, inputs.get(s)) for s in self.streams])
 
-    def matrix(self, batch: List[Mapping[str, Optional[np.ndarray]]]) -> np.ndarray:
+    def matrix(self, batch: Sequence[Mapping[str, Optional[np.ndarray]]]) -> np.ndarray:
         """Return the ``(len(batch), n_features)`` matrix for a batch, in order."""
         return np.stack([self.row(item) for item in batch])

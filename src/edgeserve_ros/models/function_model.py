@@ -1,4 +1,5 @@
-"""``function`` kind: an allow-listed batch function named by dotted path.
+"""
+``function`` kind: an allow-listed batch function named by dotted path.
 
 The function is called as ``fn(batch, **params)`` with the raw input dicts and must
 return one result per input: a :class:`~.types.Prediction` or a plain label.
@@ -10,7 +11,8 @@ from .types import Inputs, Prediction
 
 
 class FunctionModel:
-    """Adapter around ``fn(batch: list[dict], **params) -> list``.
+    """
+    Adapter around ``fn(batch: list[dict], **params) -> list``.
 
     :param fn: the resolved (allow-listed) function.
     :param params: keyword arguments from the config.

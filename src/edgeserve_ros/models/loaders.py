@@ -1,4 +1,5 @@
-"""Building :class:`~.types.Model` objects from validated config dicts.
+"""
+Building :class:`~.types.Model` objects from validated config dicts.
 
 Configs name local files and allow-listed dotted paths only; they never carry code.
 ``allowed_prefixes`` is chosen by the caller (deployment code), not by the config.
@@ -18,7 +19,8 @@ def _assembler(cfg: Dict[str, Any]) -> FeatureAssembler:
 
 def load_model(cfg: Dict[str, Any], where: str = 'model',
                allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES) -> Model:
-    """Validate one model entry and load it.
+    """
+    Validate one model entry and load it.
 
     :param cfg: a model entry (see :mod:`.config`).
     :param where: key path for error messages.
@@ -51,7 +53,7 @@ def load_models(doc: Any, allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREF
                 key: str = 'models') -> Dict[str, Model]:
     """Validate all entries of ``doc[key]`` first, then load them; return name -> model."""
     entries = validate_models_config(doc, key)
-    raw = doc.get(key) if isinstance(doc, Mapping) else doc
+    raw = doc[key] if isinstance(doc, Mapping) else doc  # validated above
     return {e['name']: load_model(r, f'{key}[{i}]', allowed_prefixes)
             for i, (e, r) in enumerate(zip(entries, raw))}
 

@@ -1,4 +1,5 @@
-"""Serving metrics of the paper's §6.2: real-time accuracy / F1 and excess examples.
+"""
+Serving metrics of the paper's §6.2: real-time accuracy / F1 and excess examples.
 
 Real-time accuracy (§6.2.3) compares each prediction, made at time ``t``, with the
 last known label at ``t`` (the label with the largest timestamp ``<= t``): a late
@@ -13,7 +14,8 @@ import numpy as np
 
 def real_time_pairs(predictions: Sequence[Tuple[float, Any]], labels: Sequence[Tuple[float, Any]]
                     ) -> Tuple[List[Any], List[Any]]:
-    """Return ``(y_true, y_pred)`` pairing each prediction with the last known label.
+    """
+    Return ``(y_true, y_pred)`` pairing each prediction with the last known label.
 
     Predictions made before the first label are skipped.
 

@@ -1,19 +1,24 @@
-"""``opencv_qr`` kind: QR detection/decoding with pyzbar and/or OpenCV.
+"""
+``opencv_qr`` kind: QR detection/decoding with pyzbar and/or OpenCV.
 
 Backends are tried in the configured order; the first one that decodes at least one
 code wins for that image.  ``scale`` < 1 downsizes the image first (faster on 1080p
 frames); corner points are reported in the original image's pixel coordinates.
 """
 
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence, TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # cv2 is imported lazily at run time
+    import cv2
 
 from .types import Inputs, Prediction
 
 
 class QrDetection(NamedTuple):
-    """One decoded code: its text, 4 corner points ``(4, 2)`` (x, y) and the backend.
+    """
+    One decoded code: its text, 4 corner points ``(4, 2)`` (x, y) and the backend.
 
     Points run clockwise in the image starting at the code's top-left corner (the
     exact starting corner may differ between backends for rotated codes).
@@ -49,7 +54,7 @@ def _pyzbar(gray: np.ndarray) -> List[QrDetection]:
     return out
 
 
-_DETECTOR: Dict[str, object] = {}
+_DETECTOR: Dict[str, 'cv2.QRCodeDetector'] = {}
 
 
 def _opencv(gray: np.ndarray) -> List[QrDetection]:
@@ -67,7 +72,8 @@ _BACKENDS = {'pyzbar': _pyzbar, 'opencv': _opencv}
 
 def decode_qr(image: np.ndarray, backends: Sequence[str] = ('pyzbar', 'opencv'),
               scale: float = 1.0) -> List[QrDetection]:
-    """Detect and decode QR codes in a gray or BGR image.
+    """
+    Detect and decode QR codes in a gray or BGR image.
 
     :param image: ``(h, w)`` or ``(h, w, 3)`` uint8 array.
     :param backends: tried in order; the first with any decoded code wins.
@@ -85,7 +91,8 @@ def decode_qr(image: np.ndarray, backends: Sequence[str] = ('pyzbar', 'opencv'),
 
 
 class QrModel:
-    """Adapter: one prediction per image; ``label`` is the first decoded text or ``None``.
+    """
+    Adapter: one prediction per image; ``label`` is the first decoded text or ``None``.
 
     ``extra['detections']`` lists ``{'text', 'points' (4x2 list), 'backend'}`` dicts.
     """

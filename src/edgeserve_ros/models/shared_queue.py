@@ -1,4 +1,5 @@
-"""The pure core of EdgeServe's ``shared_queue()`` operator (paper §4.2, §6.5).
+"""
+The pure core of EdgeServe's ``shared_queue()`` operator (paper §4.2, §6.5).
 
 A :class:`ShardQueue` multiplexes one stream of items over several workers that pull
 when they become available (as the manager of a socket image-recognition cluster
@@ -47,7 +48,8 @@ class _Item:
 
 
 class ShardQueue:
-    """Shared work queue with leases, dedup, join affinity and a bound.
+    """
+    Shared work queue with leases, dedup, join affinity and a bound.
 
     :param capacity: maximum number of queued (not leased) items.
     :param lease_timeout_s: lease length; also how long a silent worker counts as alive.
@@ -143,7 +145,8 @@ class ShardQueue:
                      len(item.tried_by) + 1)
 
     def pull(self, worker: Hashable, now: float, max_items: int = 1) -> List[Lease]:
-        """Lease up to ``max_items`` items to ``worker`` (whole join groups may exceed it).
+        """
+        Lease up to ``max_items`` items to ``worker`` (whole join groups may exceed it).
 
         Items pinned to the worker by join affinity come first.
         """
@@ -158,11 +161,11 @@ class ShardQueue:
         for item_id in list(self._pending):
             if len(taken) >= max_items:
                 break
-            item = self._pending.get(item_id)
-            if item is None or not self._eligible(item, worker, now):
+            head = self._pending.get(item_id)
+            if head is None or not self._eligible(head, worker, now):
                 continue
-            group = [item] if item.join_key is None else [
-                i for i in self._pending.values() if i.join_key == item.join_key]
+            group = [head] if head.join_key is None else [
+                i for i in self._pending.values() if i.join_key == head.join_key]
             for member in group:
                 del self._pending[member.item_id]
             taken.extend(group)
@@ -204,7 +207,8 @@ class ShardQueue:
         return [i.item_id for i in back]
 
     def complete(self, worker: Hashable, item_id: Hashable, result: Any, now: float) -> bool:
-        """Record ``result``; return ``True`` if delivered, ``False`` if dropped as a duplicate.
+        """
+        Record ``result``; return ``True`` if delivered, ``False`` if dropped as a duplicate.
 
         A late result from a worker whose lease expired is still delivered if no other
         worker has completed the item yet (its re-sent copy is then cancelled).

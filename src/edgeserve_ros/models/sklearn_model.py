@@ -1,4 +1,5 @@
-"""scikit-learn models loaded from a local joblib or skops file.
+"""
+scikit-learn models loaded from a local joblib or skops file.
 
 Security: ``joblib`` files are pickles and may run code when loaded, so only load
 files named in the local, trusted config -- never data received over the network.
@@ -21,7 +22,8 @@ class UntrustedTypesError(ValueError):
 
 def load_sklearn_estimator(path: str, fmt: str = 'joblib',
                            trusted_types: Sequence[str] = ()) -> Any:
-    """Load an estimator from a local file named in trusted config.
+    """
+    Load an estimator from a local file named in trusted config.
 
     :param path: local file path.
     :param fmt: ``'joblib'`` or ``'skops'``.
@@ -43,7 +45,8 @@ def load_sklearn_estimator(path: str, fmt: str = 'joblib',
 
 
 class SklearnModel:
-    """Adapter: assembles a feature row per input and calls the estimator on the batch.
+    """
+    Adapter: assembles a feature row per input and calls the estimator on the batch.
 
     Uses ``predict_proba`` when the estimator has it (label = argmax over ``classes_``),
     otherwise ``predict``.

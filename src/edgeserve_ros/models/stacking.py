@@ -1,4 +1,5 @@
-"""A learned stacker (paper §3.3.1): logistic regression over local models' outputs.
+"""
+A learned stacker (paper §3.3.1): logistic regression over local models' outputs.
 
 Each source contributes a block of ``len(classes)`` features: its probability vector
 (``use_proba=True`` and available) or the one-hot of its label; a missing or dropped
@@ -6,13 +7,14 @@ source contributes zeros, so the stacker can be trained to cope with missing mem
 (:func:`train_stacker` with ``drop_rate`` > 0 randomly blanks members while training).
 """
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 
 class Stacker:
-    """Logistic regression over concatenated per-source blocks.
+    """
+    Logistic regression over concatenated per-source blocks.
 
     :param sources: member names, fixing the block order.
     :param classes: the label set of the members' outputs.
@@ -40,13 +42,15 @@ class Stacker:
         return out
 
     def features(self, members: Mapping[str, Any]) -> np.ndarray:
-        """Return the feature row for one set of members.
+        """
+        Return the feature row for one set of members.
 
         Members are objects with ``label``/``proba``, plain labels, or ``None``.
         """
         return np.concatenate([self._block(members.get(s)) for s in self.sources])
 
-    def fit(self, rows: Sequence[Mapping[str, Any]], y: Sequence[Any]) -> 'Stacker':
+    def fit(self, rows: Sequence[Mapping[str, Any]],
+            y: Union[Sequence[Any], np.ndarray]) -> 'Stacker':
         """Fit on member outputs ``rows`` and true labels ``y``."""
         from sklearn.linear_model import LogisticRegression
         x = np.stack([self.features(r) for r in rows])
@@ -66,10 +70,12 @@ class Stacker:
         return list(self.model.predict(x))
 
 
-def train_stacker(outputs: Mapping[str, np.ndarray], y: Sequence[Any], classes: Sequence[Any],
+def train_stacker(outputs: Mapping[str, np.ndarray], y: Union[Sequence[Any], np.ndarray],
+                  classes: Sequence[Any],
                   drop_rate: float = 0.0, seed: int = 0,
                   use_proba: bool = True) -> Stacker:
-    """Train a :class:`Stacker` from held-out outputs of local models.
+    """
+    Train a :class:`Stacker` from held-out outputs of local models.
 
     :param outputs: source -> ``(n, len(classes))`` probabilities or ``(n,)`` labels.
     :param y: true labels (length ``n``).

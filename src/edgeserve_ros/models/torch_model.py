@@ -1,4 +1,5 @@
-"""torch models: a TorchScript file, or a state_dict plus an allow-listed class.
+"""
+torch models: a TorchScript file, or a state_dict plus an allow-listed class.
 
 State dicts are read with ``torch.load(weights_only=True)`` (tensors only, no
 arbitrary unpickling); TorchScript files with ``torch.jit.load``.  Both are only
@@ -18,7 +19,8 @@ def load_torch_module(path: Optional[str] = None, cls: Optional[str] = None,
                       weights: Optional[str] = None, kwargs: Optional[Dict[str, Any]] = None,
                       allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
                       where: str = 'model') -> Any:
-    """Load a module in eval mode on CPU.
+    """
+    Load a module in eval mode on CPU.
 
     :param path: a TorchScript file, or
     :param cls: dotted path of an ``nn.Module`` subclass under ``allowed_prefixes``,
@@ -29,6 +31,8 @@ def load_torch_module(path: Optional[str] = None, cls: Optional[str] = None,
     if path is not None:
         module = torch.jit.load(path, map_location='cpu')
     else:
+        if cls is None or weights is None:
+            raise ValueError(f"{where}: give 'path' (TorchScript) or 'class' and 'weights'")
         klass = resolve_allowed(cls, allowed_prefixes, where=f'{where}.class')
         if not (isinstance(klass, type) and issubclass(klass, torch.nn.Module)):
             raise NotAllowedError(f'{where}.class: {cls!r} is not a torch.nn.Module')
@@ -40,7 +44,8 @@ def load_torch_module(path: Optional[str] = None, cls: Optional[str] = None,
 
 
 class TorchModel:
-    """Adapter: stacks feature rows into a float32 tensor and applies softmax to outputs.
+    """
+    Adapter: stacks feature rows into a float32 tensor and applies softmax to outputs.
 
     :param module: a module mapping ``(n, d)`` to ``(n, k)`` logits.
     :param assembler: the :class:`FeatureAssembler` for this model's inputs.

@@ -11,7 +11,8 @@ Inputs = Dict[str, Optional[np.ndarray]]
 
 @dataclass
 class Prediction:
-    """One model output.
+    """
+    One model output.
 
     :ivar label: the predicted label (class label, decoded text, ... or ``None``).
     :ivar proba: class probabilities aligned with :attr:`classes`, if the model has them.
@@ -35,7 +36,8 @@ class Model(Protocol):
 
 
 def predictions_from_scores(scores: np.ndarray, classes: Sequence[Any]) -> List[Prediction]:
-    """Turn an ``(n, k)`` probability/score matrix into predictions (argmax label).
+    """
+    Turn an ``(n, k)`` probability/score matrix into predictions (argmax label).
 
     :param scores: per-class probabilities (or softmaxed logits), one row per input.
     :param classes: the label of each column.

@@ -1,4 +1,5 @@
-"""Small allow-listed models usable by config (the default allow-list prefix).
+"""
+Small allow-listed models usable by config (the default allow-list prefix).
 
 * :class:`MLPClassifier` -- a torch MLP for ``kind: torch`` with ``class:``.
 * :class:`LinearClassifier` -- a single linear layer.
@@ -15,7 +16,8 @@ from torch import nn
 
 
 class MLPClassifier(nn.Module):
-    """``in_features -> hidden... -> n_classes`` logits with ReLU between layers.
+    """
+    ``in_features -> hidden... -> n_classes`` logits with ReLU between layers.
 
     :param in_features: input width.
     :param n_classes: number of output logits.
@@ -51,7 +53,8 @@ class LinearClassifier(nn.Module):
 
 def fixed_delay(batch: List[Dict[str, Optional[np.ndarray]]], delay_ms: float = 50.0,
                 n_classes: int = 0, label: Any = 0) -> List[Any]:
-    """Benchmark model: sleep ``delay_ms`` once per batch, return deterministic labels.
+    """
+    Benchmark model: sleep ``delay_ms`` once per batch, return deterministic labels.
 
     :param batch: input dicts (stream -> array or ``None``).
     :param delay_ms: simulated compute time per batch, milliseconds.

@@ -1,4 +1,5 @@
-"""edgeserve_ros.sync: rclpy-free bounded-skew stream synchronizer.
+"""
+edgeserve_ros.sync: rclpy-free bounded-skew stream synchronizer.
 
 See :mod:`.core` for the semantics, :mod:`.clock` for clock offset estimation
 and :mod:`.replay` for the trace replay CLI (with stock ROS 1 baselines).

@@ -1,4 +1,5 @@
-"""Run the stock ROS 1 ApproximateTime synchronizers (Debian 12 packages) on a trace.
+"""
+Run the stock ROS 1 ApproximateTime synchronizers (Debian 12 packages) on a trace.
 
 Nothing is re-implemented: :func:`run_baseline` pipes the trace to
 ``bench/baselines/approx_py.py`` under Debian's ``/usr/bin/python3`` or to the
@@ -11,7 +12,7 @@ arrival of the header that completed the match.  Needs a source checkout (or
 import os
 import subprocess
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .types import FRESH, HeaderEvent, Member, SyncTuple
 
@@ -71,7 +72,8 @@ def _command(name: str, n: int, queue_size: int, slop: float) -> Tuple[List[str]
 
 def run_baseline(name: str, events: Sequence[HeaderEvent], streams: Sequence[str],
                  queue_size: int, slop: float) -> Tuple[str, List[SyncTuple]]:
-    """Run baseline ``name`` on ``events`` (arrival order); return (label, matched sets).
+    """
+    Run baseline ``name`` on ``events`` (arrival order); return (label, matched sets).
 
     :raises BaselineUnavailable: with a message naming the missing apt package.
     """
@@ -92,7 +94,7 @@ def run_baseline(name: str, events: Sequence[HeaderEvent], streams: Sequence[str
     for line in res.stdout.splitlines():
         fields = line.split()
         t = float(fields[0])
-        members = {}
+        members: Dict[str, Optional[Member]] = {}
         for s, k in zip(streams, fields[1:]):
             e = events[int(k)]
             members[s] = Member(e.seq, e.stamp, FRESH, t - e.stamp, e.arrival)

@@ -11,7 +11,8 @@ EWMA_GAIN = 0.125
 
 
 class StreamBuffer:
-    """Headers of one stream that arrived but have not been emitted yet.
+    """
+    Headers of one stream that arrived but have not been emitted yet.
 
     Headers are accepted only with strictly increasing (corrected) stamps, so
     the queue is ordered by stamp and, as headers are added in arrival order,
@@ -81,7 +82,8 @@ class StreamBuffer:
 
     def overdue(self, tick: float, entry: Entry, late_factor: float, max_skew: float,
                 default_interval: float) -> bool:
-        """Return whether the stream should have sent something newer than ``entry``.
+        """
+        Return whether the stream should have sent something newer than ``entry``.
 
         ``default_interval`` stands in for the mean stamp interval until two headers
         have been seen.

@@ -1,4 +1,5 @@
-"""Clock offset estimation across hosts.
+"""
+Clock offset estimation across hosts.
 
 Sources stamp headers with their own clocks.  If a source's clock is 200 ms
 ahead, its headers look 200 ms newer than they are: they never fall into the
@@ -49,7 +50,8 @@ class _WindowMin:
 
 
 class EnvelopeOffsetEstimator:
-    """One-way offset: sliding-window minimum of ``arrival - stamp``.
+    """
+    One-way offset: sliding-window minimum of ``arrival - stamp``.
 
     :param window: window length in seconds of arrival time.
     """
@@ -65,12 +67,13 @@ class EnvelopeOffsetEstimator:
 
     @property
     def offset(self) -> Optional[float]:
-        """Current estimate of ``receiver clock - source clock`` (+ min latency)."""
+        """Return the current estimate of ``receiver clock - source clock`` (+ min latency)."""
         return self._min.best()
 
 
 class PingOffsetEstimator:
-    """Two-way (NTP) offset from ping pairs, keeping the lowest-delay sample.
+    """
+    Two-way (NTP) offset from ping pairs, keeping the lowest-delay sample.
 
     A ping is sent at ``t0`` (receiver clock), received at ``t1`` and answered at
     ``t2`` (source clock) and the answer received at ``t3`` (receiver clock).
@@ -90,12 +93,13 @@ class PingOffsetEstimator:
 
     @property
     def offset(self) -> Optional[float]:
-        """Current estimate of ``receiver clock - source clock``."""
+        """Return the current estimate of ``receiver clock - source clock``."""
         return self._min.best()
 
 
 class StampCorrector:
-    """Per-source envelope estimators; maps stamps into the reference source's clock.
+    """
+    Per-source envelope estimators; maps stamps into the reference source's clock.
 
     ``correct(s, stamp, arrival) = stamp + offset[s] - offset[reference]``; before
     the reference source has been seen, stamps pass through unchanged.

@@ -1,4 +1,5 @@
-"""Validated, frozen synchronizer parameters.
+"""
+Validated, frozen synchronizer parameters.
 
 Every check raises :class:`ValueError` whose message starts with the offending
 key, e.g. ``"period: must be > 0, got 0.0"``, so a bad ROS parameter or CLI flag
@@ -32,7 +33,8 @@ def _count(key: str, value: Any) -> int:
 
 @dataclass(frozen=True)
 class StreamSpec:
-    """One input stream.
+    """
+    One input stream.
 
     :ivar name: stream (topic) name, unique within a config.
     :ivar required: required streams gate early emission and the ``skip`` policy;
@@ -57,7 +59,8 @@ class StreamSpec:
 
 @dataclass(frozen=True)
 class SyncConfig:
-    """Synchronizer parameters (seconds).
+    """
+    Synchronizer parameters (seconds).
 
     :ivar period: target output period, > 0.
     :ivar max_skew: bound on the stamp span of a tuple's fresh members, and the
@@ -123,7 +126,8 @@ class SyncConfig:
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> 'SyncConfig':
-        """Build from a plain mapping (e.g. ROS parameters or YAML).
+        """
+        Build from a plain mapping (e.g. ROS parameters or YAML).
 
         ``streams`` may hold names or mappings ``{name, required, queue_size}``.
         Unknown keys raise :class:`ValueError` naming the key.

@@ -1,4 +1,5 @@
-"""Timer-driven, bounded-skew stream synchronizer (EdgeServe section 5), rclpy-free.
+"""
+Timer-driven, bounded-skew stream synchronizer (EdgeServe section 5), rclpy-free.
 
 Ticks are ``start_time + k * period``.  The tuple for tick ``T`` describes the
 streams as of ``T``: only headers with (clock-corrected) stamp ``<= T`` and age
@@ -32,7 +33,7 @@ sequence of :meth:`Synchronizer.add` / :meth:`Synchronizer.advance` calls.
 """
 
 import math
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from .buffer import Entry, StreamBuffer
 from .clock import StampCorrector
@@ -43,7 +44,8 @@ from .types import FRESH, HeaderEvent, IMPUTED, Member, REUSED, SyncTuple
 
 
 class Synchronizer:
-    """Bounded-skew synchronizer; feed headers in arrival order, collect tuples.
+    """
+    Bounded-skew synchronizer; feed headers in arrival order, collect tuples.
 
     :param config: the parameters.
     :param start_time: time of the first tick.
@@ -68,11 +70,14 @@ class Synchronizer:
         self._k = -1
         self._now = -math.inf
         self._out: List[SyncTuple] = []
+        self._tick: float
+        self._due: float
+        self._pending: int
         self._next_tick()
 
     @property
     def next_tick(self) -> float:
-        """The tick of the next tuple to be decided."""
+        """Return the tick of the next tuple to be decided."""
         return self._tick
 
     @property
@@ -81,7 +86,8 @@ class Synchronizer:
         return self._due
 
     def add(self, event: HeaderEvent) -> None:
-        """Offer one header; tuples due before its arrival are emitted first.
+        """
+        Offer one header; tuples due before its arrival are emitted first.
 
         Headers must come in arrival order; an earlier arrival is raised to the
         synchronizer's clock (``stats.clamped``).
@@ -143,7 +149,8 @@ class Synchronizer:
         picks: List[Optional[Entry]] = []
         states: List[Optional[str]] = []
         for b, c, f in zip(bufs, cands, fresh):
-            entry, state = f, FRESH
+            entry: Optional[Entry] = f
+            state: Optional[str] = FRESH
             if f is None:
                 entry = c[-1] if c else b.last
                 if entry is None or tick - entry[0] > cfg.max_age:
@@ -168,7 +175,7 @@ class Synchronizer:
 
     def _build(self, tick: float, emit_time: float, picks: List[Optional[Entry]],
                states: List[Optional[str]]) -> SyncTuple:
-        members = {}
+        members: Dict[str, Optional[Member]] = {}
         for b, entry, state in zip(self._bufs, picks, states):
             st = b.stats
             if entry is None:
@@ -177,6 +184,7 @@ class Synchronizer:
                 continue
             if entry is not b.last:
                 b.consume(entry)
+            assert state is not None  # a picked entry always has a state
             setattr(st, state, getattr(st, state) + 1)
             members[b.name] = Member(entry[2], entry[3], state, tick - entry[0], entry[1])
         self.stats.tuples += 1

@@ -1,4 +1,5 @@
-r"""Replay a header trace through the synchronizer (or a stock baseline), no ROS needed.
+r"""
+Replay a header trace through the synchronizer (or a stock baseline), no ROS needed.
 
 Usage::
 
@@ -27,7 +28,7 @@ import sys
 from typing import List, Optional, Sequence, TextIO
 
 from .baselines import BASELINES, BaselineUnavailable, run_baseline
-from .config import CLOCK_MODES, POLICIES, SyncConfig
+from .config import CLOCK_MODES, POLICIES, StreamSpec, SyncConfig
 from .core import Synchronizer
 from .trace import parse_trace, stream_names, TraceError
 from .types import HeaderEvent, SyncTuple
@@ -83,7 +84,7 @@ def main(argv: Optional[Sequence[str]] = None, stdin: Optional[TextIO] = None,
     streams = stream_names(events) or ['_']
     try:
         config = SyncConfig(period=args.period, max_skew=args.max_skew, max_age=args.max_age,
-                            policy=args.policy, streams=tuple(streams),
+                            policy=args.policy, streams=tuple(StreamSpec(s) for s in streams),
                             queue_size=args.queue_size, clock=args.clock)
     except ValueError as exc:
         print(f'error: {exc}', file=stderr)

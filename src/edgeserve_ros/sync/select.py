@@ -1,4 +1,5 @@
-"""Choice of the fresh members of one tuple (bounded-skew window).
+"""
+Choice of the fresh members of one tuple (bounded-skew window).
 
 Among all windows ``[e - max_skew, e]`` whose end ``e`` is a candidate stamp,
 take the one that covers the most required streams, then the most optional
@@ -16,7 +17,8 @@ from .buffer import Entry
 
 def choose_fresh(cands: Sequence[List[Entry]], required: Sequence[bool],
                  max_skew: float) -> List[Optional[Entry]]:
-    """Return, per stream, its fresh member or ``None``.
+    """
+    Return, per stream, its fresh member or ``None``.
 
     :param cands: per stream, candidate entries sorted by stamp (oldest first).
     :param required: per stream, whether it is required.

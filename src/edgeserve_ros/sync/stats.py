@@ -6,7 +6,8 @@ from typing import Dict
 
 @dataclass
 class StreamStats:
-    """Per-stream counters.
+    """
+    Per-stream counters.
 
     :ivar received: headers offered to the synchronizer.
     :ivar dropped: evicted by the queue bound before use (overflow).
@@ -33,7 +34,8 @@ class StreamStats:
 
 @dataclass
 class SyncStats:
-    """Synchronizer counters.
+    """
+    Synchronizer counters.
 
     :ivar tuples: tuples emitted.
     :ivar ticks_skipped: ticks dropped by the ``skip`` policy.

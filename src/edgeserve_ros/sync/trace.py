@@ -28,7 +28,8 @@ def _float(line_no: int, key: str, text: str) -> float:
 
 
 def parse_trace(lines: Iterable[str]) -> List[HeaderEvent]:
-    """Parse trace lines into events, checking columns, numbers and arrival order.
+    """
+    Parse trace lines into events, checking columns, numbers and arrival order.
 
     A first line ``stream,seq,stamp,arrival`` is skipped; blank lines are ignored.
 

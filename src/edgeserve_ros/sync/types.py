@@ -1,4 +1,5 @@
-"""Plain value types shared by the synchronizer, the replay CLI and the baselines.
+"""
+Plain value types shared by the synchronizer, the replay CLI and the baselines.
 
 All times are float seconds.  ``stamp`` is the collection time written by the
 source (its own clock), ``arrival`` the receive time on the synchronizing host.
@@ -22,7 +23,8 @@ class HeaderEvent(NamedTuple):
 
 
 class Member(NamedTuple):
-    """One stream's contribution to a :class:`SyncTuple`.
+    """
+    One stream's contribution to a :class:`SyncTuple`.
 
     :ivar seq: sequence number of the message.
     :ivar stamp: the stamp as sent by the source (uncorrected).
@@ -39,7 +41,8 @@ class Member(NamedTuple):
 
 
 class SyncTuple(NamedTuple):
-    """One synchronized output.
+    """
+    One synchronized output.
 
     :ivar tick: the tick (reference time) the tuple stands for.
     :ivar emit_time: when it was emitted, ``tick <= emit_time <= tick + max_skew``.

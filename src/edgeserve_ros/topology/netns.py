@@ -1,4 +1,5 @@
-"""Multi-host test harness: each "host" is a Linux network namespace on one machine.
+"""
+Multi-host test harness: each "host" is a Linux network namespace on one machine.
 
 Layout of one :class:`NetnsLab` (all names start with a prefix unique to the lab, e.g.
 ``es12345l0``)::
@@ -58,7 +59,8 @@ def _sh(argv: Sequence[str], check: bool = True) -> subprocess.CompletedProcess:
 
 
 def list_netns() -> List[str]:
-    """Return the names of all named network namespaces (``ip netns list``).
+    """
+    Return the names of all named network namespaces (``ip netns list``).
 
     :returns: namespace names, possibly empty.
     """
@@ -80,7 +82,8 @@ def _delete_netns(name: str) -> None:
 
 
 def netns_available() -> Tuple[bool, str]:
-    """Tell whether this machine can run a :class:`NetnsLab`.
+    """
+    Tell whether this machine can run a :class:`NetnsLab`.
 
     :returns: ``(True, '')`` when the process is root, ``ip`` and ``tc`` exist and a
         namespace can be created and deleted; otherwise ``(False, reason)``.
@@ -106,7 +109,8 @@ def netns_available() -> Tuple[bool, str]:
 
 
 def cleanup_stale(prefix: str = 'es') -> List[str]:
-    """Delete namespaces left behind by crashed labs whose process no longer exists.
+    """
+    Delete namespaces left behind by crashed labs whose process no longer exists.
 
     Lab namespaces are named ``<prefix><pid>l<n>h<i>`` / ``<prefix><pid>l<n>sw``; only
     those whose ``<pid>`` is dead are removed, so labs of concurrent runs survive.
@@ -140,7 +144,8 @@ def _pid_alive(pid: int) -> bool:
 
 def stop_processes(procs: Iterable[subprocess.Popen], int_timeout: float = 3.0,
                    term_timeout: float = 2.0, kill_timeout: float = 2.0) -> None:
-    """Stop processes with SIGINT, then SIGTERM, then SIGKILL, waiting between steps.
+    """
+    Stop processes with SIGINT, then SIGTERM, then SIGKILL, waiting between steps.
 
     Processes started in their own session (the :meth:`NetnsLab.popen` default) are
     signalled as a process group, so their children stop too.
@@ -181,7 +186,8 @@ def _signal(proc: subprocess.Popen, sig: int) -> None:
 
 
 class NetnsLab:
-    """A set of emulated hosts in network namespaces behind one switch.
+    """
+    A set of emulated hosts in network namespaces behind one switch.
 
     Use as a context manager; leaving it stops every process started through it and
     deletes all its namespaces (with their bridge and veths)::
@@ -306,7 +312,8 @@ class NetnsLab:
     # -- processes ---------------------------------------------------------------------
 
     def child_env(self, env: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
-        """Return the environment :meth:`popen` gives a child.
+        """
+        Return the environment :meth:`popen` gives a child.
 
         :param env: variables added on top of ``os.environ`` and :data:`DEFAULT_ENV`
             (a value of ``None`` removes the variable).
@@ -325,7 +332,8 @@ class NetnsLab:
 
     def popen(self, host: str, argv: Sequence[str], env: Optional[Mapping[str, str]] = None,
               **kw: object) -> subprocess.Popen:
-        """Start ``argv`` inside ``host``'s namespace (``ip netns exec``).
+        """
+        Start ``argv`` inside ``host``'s namespace (``ip netns exec``).
 
         The process runs in a new session (its own process group) unless
         ``start_new_session=False`` is passed; the lab stops it on exit.
@@ -346,7 +354,8 @@ class NetnsLab:
     def run(self, host: str, argv: Sequence[str], timeout: float = 10.0,
             env: Optional[Mapping[str, str]] = None, check: bool = False,
             ) -> subprocess.CompletedProcess:
-        """Run a short command inside ``host``'s namespace and capture its output.
+        """
+        Run a short command inside ``host``'s namespace and capture its output.
 
         :param host: one of the lab's hosts.
         :param argv: command and arguments.
@@ -361,7 +370,8 @@ class NetnsLab:
                               timeout=timeout, check=check)
 
     def kill(self, host: str, sig: int = signal.SIGKILL, timeout: float = 5.0) -> int:
-        """Simulate a dead peer: signal every running process started on ``host``.
+        """
+        Simulate a dead peer: signal every running process started on ``host``.
 
         :param host: one of the lab's hosts.
         :param sig: signal to send (default SIGKILL: no graceful shutdown).
@@ -383,7 +393,8 @@ class NetnsLab:
     # -- link control ------------------------------------------------------------------
 
     def isolate(self, host: str) -> None:
-        """Partition ``host``: take its switch port down (like pulling its cable).
+        """
+        Partition ``host``: take its switch port down (like pulling its cable).
 
         Its processes keep running; packets it sends are dropped and nothing reaches it.
         """
@@ -398,7 +409,8 @@ class NetnsLab:
 
     def shape(self, host: str, rate_mbit: float, burst_kbyte: Optional[float] = None,
               latency_ms: float = 100.0) -> None:
-        """Limit ``host``'s link to ``rate_mbit`` in both directions with ``tbf``.
+        """
+        Limit ``host``'s link to ``rate_mbit`` in both directions with ``tbf``.
 
         Replaces any previous shaping of that link.
 

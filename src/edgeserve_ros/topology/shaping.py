@@ -1,4 +1,5 @@
-"""Token-bucket (``tc tbf``) shaping commands for the links of a :class:`NetnsLab`.
+"""
+Token-bucket (``tc tbf``) shaping commands for the links of a :class:`NetnsLab`.
 
 The kernel of the development machines has no ``netem`` (no delay, no loss), but ``tbf``
 works: it caps the egress rate of one interface. A lab shapes a host's link in both
@@ -16,7 +17,8 @@ MIN_BURST_BYTES = 16 * 1024
 
 
 def burst_bytes(rate_mbit: float, burst_kbyte: Optional[float] = None) -> int:
-    """Return the token-bucket size in bytes for ``rate_mbit``.
+    """
+    Return the token-bucket size in bytes for ``rate_mbit``.
 
     :param rate_mbit: egress rate in Mbit/s (> 0).
     :param burst_kbyte: explicit bucket size in KiB; ``None`` picks 10 ms worth of
@@ -30,7 +32,8 @@ def burst_bytes(rate_mbit: float, burst_kbyte: Optional[float] = None) -> int:
 
 def tbf_argv(netns: str, dev: str, rate_mbit: float, burst_kbyte: Optional[float] = None,
              latency_ms: float = 100.0) -> List[str]:
-    """Build the ``tc`` command that (re)places a ``tbf`` root qdisc on ``dev``.
+    """
+    Build the ``tc`` command that (re)places a ``tbf`` root qdisc on ``dev``.
 
     :param netns: name of the network namespace that holds ``dev``.
     :param dev: interface name inside ``netns``.
@@ -51,7 +54,8 @@ def tbf_argv(netns: str, dev: str, rate_mbit: float, burst_kbyte: Optional[float
 
 
 def clear_argv(netns: str, dev: str) -> List[str]:
-    """Build the ``tc`` command that removes the root qdisc of ``dev`` (back to default).
+    """
+    Build the ``tc`` command that removes the root qdisc of ``dev`` (back to default).
 
     :param netns: name of the network namespace that holds ``dev``.
     :param dev: interface name inside ``netns``.

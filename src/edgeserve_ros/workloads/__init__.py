@@ -1,4 +1,5 @@
-"""edgeserve_ros.workloads: seeded synthetic data for the paper's three workloads.
+"""
+edgeserve_ros.workloads: seeded synthetic data for the paper's three workloads.
 
 * :mod:`.har` / :mod:`.har_train` -- Opportunity-like human activity recognition (§6.4).
 * :mod:`.nids` -- CIC-IDS2017-like network flow records (§6.5).

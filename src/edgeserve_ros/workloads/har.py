@@ -1,4 +1,5 @@
-"""Opportunity-like synthetic human activity recognition data (paper §6.4).
+"""
+Opportunity-like synthetic human activity recognition data (paper §6.4).
 
 Modelled on the Opportunity ADL runs (Roggen et al. 2010; Chavarriaga et al. 2013):
 
@@ -23,7 +24,7 @@ Like the paper, train on the first runs and test on the last (:func:`make_har_ru
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -122,7 +123,8 @@ def _segments(rng: np.random.Generator, duration_s: float,
 def generate_run(profile_seed: int = 0, run_seed: int = 1, duration_s: float = 120.0,
                  seg_s: Tuple[float, float] = (3.0, 15.0), noise: float = 1.0,
                  blend_s: float = 0.5) -> HarRun:
-    """Generate one run; runs sharing ``profile_seed`` come from the same "subject".
+    """
+    Generate one run; runs sharing ``profile_seed`` come from the same "subject".
 
     :param profile_seed: seeds the per-class signal profiles (the subject).
     :param run_seed: seeds the activity sequence, offsets and noise of this run.
@@ -157,6 +159,6 @@ def generate_run(profile_seed: int = 0, run_seed: int = 1, duration_s: float = 1
 
 
 def make_har_runs(seed: int = 0, n_runs: int = 5, duration_s: float = 120.0,
-                  **kwargs: float) -> List[HarRun]:
+                  **kwargs: Any) -> List[HarRun]:
     """Generate ``n_runs`` runs of one subject (train on ``[:-1]``, test on ``[-1]``)."""
     return [generate_run(seed, r + 1, duration_s, **kwargs) for r in range(n_runs)]

@@ -1,4 +1,5 @@
-"""Training helpers for the HAR workload: an all-columns forest, one per group, a stacker.
+"""
+Training helpers for the HAR workload: an all-columns forest, one per group, a stacker.
 
 ``MILLISEC`` (column 1) is part of group 0 as in the paper's column split but carries
 no activity signal.  Forests are small (``n_estimators`` default 20) to train fast.
@@ -26,7 +27,8 @@ def _forest(x: np.ndarray, y: np.ndarray, seed: int, n_estimators: int) -> Rando
 def train_har_models(seed: int = 0, runs: Optional[List[HarRun]] = None, n_estimators: int = 20,
                      stride: int = 3
                      ) -> Tuple[RandomForestClassifier, List[RandomForestClassifier], Stacker]:
-    """Train ``(all_columns_rf, [rf_group0..3], stacker)`` on all runs but the last.
+    """
+    Train ``(all_columns_rf, [rf_group0..3], stacker)`` on all runs but the last.
 
     Forests are fit on the training runs but the last one; the stacker is fit on the
     group forests' probabilities for that held-out training run (so it learns from

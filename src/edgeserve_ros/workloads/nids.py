@@ -1,4 +1,5 @@
-"""CIC-IDS2017-like synthetic network flow records (paper §6.5).
+"""
+CIC-IDS2017-like synthetic network flow records (paper §6.5).
 
 Columns use CICFlowMeter's names as they appear in the CIC-IDS2017 CSVs (Sharafaldin
 et al. 2018); ``Flow Duration`` and IATs are in microseconds, rates per second.  Each
@@ -87,7 +88,8 @@ def _flows(rng: np.random.Generator, label: str, n: int) -> np.ndarray:
 
 
 def generate_flows(n: int = 20000, seed: int = 0) -> FlowRecords:
-    """Generate ``n`` shuffled flow records.
+    """
+    Generate ``n`` shuffled flow records.
 
     :param n: number of records.
     :param seed: RNG seed.

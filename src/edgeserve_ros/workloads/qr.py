@@ -1,4 +1,5 @@
-"""Two-camera 1080p frames of a moving QR code, with ground-truth corners per frame.
+"""
+Two-camera 1080p frames of a moving QR code, with ground-truth corners per frame.
 
 A QR code (encoded with :class:`cv2.QRCodeEncoder`; ``segno``/``qrcode`` are not
 needed) moves on a Lissajous path over a planar scene.  Each camera sees the plane
@@ -16,16 +17,17 @@ import numpy as np
 
 WIDTH, HEIGHT = 1920, 1080
 #: camera name -> the world rectangle corners' image positions (a homography).
-_WORLD = np.float32([[0, 0], [WIDTH, 0], [WIDTH, HEIGHT], [0, HEIGHT]])
+_WORLD = np.asarray([[0, 0], [WIDTH, 0], [WIDTH, HEIGHT], [0, HEIGHT]], dtype=np.float32)
 DEFAULT_VIEWS = {
-    'cam_a': np.float32([[40, 20], [1880, 30], [1870, 1060], [50, 1050]]),
-    'cam_b': np.float32([[260, 160], [1700, 110], [1760, 1010], [200, 960]]),
+    'cam_a': np.asarray([[40, 20], [1880, 30], [1870, 1060], [50, 1050]], dtype=np.float32),
+    'cam_b': np.asarray([[260, 160], [1700, 110], [1760, 1010], [200, 960]], dtype=np.float32),
 }
 
 
 @dataclass
 class QrFrame:
-    """One rendered frame and its ground truth.
+    """
+    One rendered frame and its ground truth.
 
     :ivar corners: the code's 4 outer corners (TL, TR, BR, BL), ``(4, 2)`` image pixels.
     """
@@ -41,7 +43,7 @@ class QrFrame:
 def camera_homographies(views: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
     """Return camera name -> 3x3 world-to-image homography."""
     views = DEFAULT_VIEWS if views is None else views
-    return {name: cv2.getPerspectiveTransform(_WORLD, np.float32(quad))
+    return {name: cv2.getPerspectiveTransform(_WORLD, np.asarray(quad, dtype=np.float32))
             for name, quad in views.items()}
 
 
@@ -70,7 +72,8 @@ def iter_frames(n_frames: int = 60, fps: float = 30.0, text: str = 'edgeserve-ro
                 seed: int = 0, module_px: int = 10, skew_s: float = 0.011,
                 cameras: Optional[Sequence[str]] = None, color: bool = False,
                 views: Optional[Dict[str, np.ndarray]] = None) -> Iterator[Dict[str, QrFrame]]:
-    """Yield, per time step, camera name -> :class:`QrFrame` (gray, or BGR if ``color``).
+    """
+    Yield, per time step, camera name -> :class:`QrFrame` (gray, or BGR if ``color``).
 
     :param skew_s: each further camera's stamp lags the previous one by this much.
     """
@@ -79,13 +82,13 @@ def iter_frames(n_frames: int = 60, fps: float = 30.0, text: str = 'edgeserve-ro
     names = list(cameras or homs)
     code, pad = qr_image(text, module_px)
     size = code.shape[0]
-    inner = np.float32([[pad, pad], [size - pad, pad], [size - pad, size - pad],
-                        [pad, size - pad]]).reshape(-1, 1, 2)
+    inner = np.asarray([[pad, pad], [size - pad, pad], [size - pad, size - pad],
+                        [pad, size - pad]], dtype=np.float32).reshape(-1, 1, 2)
     bgs = {c: _background(rng) for c in names}
     noise = [rng.normal(0, 4, (HEIGHT, WIDTH)).astype(np.int16) for _ in range(3)]
     for i in range(n_frames):
         x, y = world_position(i, n_frames, size)
-        place = np.float64([[1, 0, x], [0, 1, y], [0, 0, 1]])
+        place = np.asarray([[1, 0, x], [0, 1, y], [0, 0, 1]], dtype=np.float64)
         out = {}
         for k, cam in enumerate(names):
             h = homs[cam] @ place

@@ -1,4 +1,5 @@
-"""Pairing QR detections of time-aligned frames from two cameras.
+"""
+Pairing QR detections of time-aligned frames from two cameras.
 
 Frames are paired one-to-one by nearest stamp within a tolerance (greedy by time
 difference); in each pair, detections are matched by decoded text.  The result gives
@@ -27,7 +28,8 @@ class Correspondence(NamedTuple):
 
 def pair_frames(stamps_a: Sequence[float], stamps_b: Sequence[float],
                 tolerance_s: float) -> List[Tuple[int, int]]:
-    """Pair frame indices one-to-one with ``|stamp_a - stamp_b| <= tolerance_s``.
+    """
+    Pair frame indices one-to-one with ``|stamp_a - stamp_b| <= tolerance_s``.
 
     Candidate pairs are taken in order of increasing time difference (ties by index),
     each frame used at most once; the result is sorted by ``index_a``.
@@ -52,7 +54,8 @@ def pair_frames(stamps_a: Sequence[float], stamps_b: Sequence[float],
 def match_detections(frames_a: Sequence[Tuple[float, Sequence[QrDetection]]],
                      frames_b: Sequence[Tuple[float, Sequence[QrDetection]]],
                      tolerance_s: float = 0.02) -> List[Correspondence]:
-    """Match detections by text within time-aligned frame pairs.
+    """
+    Match detections by text within time-aligned frame pairs.
 
     :param frames_a: per frame of camera A, ``(stamp, detections)`` sorted by stamp.
     :param frames_b: the same for camera B.
