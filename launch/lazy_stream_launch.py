@@ -3,8 +3,7 @@ Launch a lazy stream: a source (built-in data or a gateway in front of a real to
 
 And a consumer that fetches 1 in ``every_k`` payloads. Example::
 
-    ros2 launch edgeserve_ros lazy_stream_launch.py source:=gateway \\
-        input_topic:=/camera/image_raw every_k:=5
+    ros2 launch edgeserve_ros lazy_stream_launch.py source:=gateway every_k:=5
 """
 
 import os
