@@ -17,6 +17,7 @@ venv="${EDGESERVE_VENV:-$HOME/.cache/edgeserve_ros/venv-$distro}"
 lock="$repo/requirements/$distro.lock"
 say() { echo "[bootstrap] $*" >&2; }
 
+mkdir -p "$repo/log"
 [ -f "$lock" ] || { say "no lock file for ROS distro '$distro' ($lock)"; exit 2; }
 
 # 1. Debian packages: zbar for pyzbar, iproute2 for the multi-host harness, ROS 1
@@ -46,8 +47,11 @@ stamp="$venv/.edgeserve-lock.sha256"
 want="$(sha256sum "$lock" | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing pinned wheels from ${lock#"$repo"/} (about a minute the first time)"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$lock" 2>&1 \
-    | grep -v -E "^WARNING: Location|is ignored" || true
+  if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$lock" \
+      >"$repo/log/.pip.txt" 2>&1; then
+    grep -v -E "^WARNING: Location|is ignored" "$repo/log/.pip.txt" >&2
+    say "pip install failed"; exit 1
+  fi
   "$venv/bin/python" -m pip check >/dev/null || { "$venv/bin/python" -m pip check; exit 1; }
   # 3. The two wheel defects: missing CMake packages are in the lock; foreign include dirs:
   "$venv/bin/python" "$repo/scripts/fix_ros_wheels.py"

@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import rclpy
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from edgeserve_ros.dataplane.metrics import describe
@@ -57,6 +60,7 @@ class Monitor(Node):
         self.header_bytes: Dict[str, int] = {s: 0 for s in STREAMS}
         self.metrics: Dict[str, List[LatencyMetrics]] = {s: [] for s in STREAMS}
         self.stats: Dict[str, SourceStats] = {}
+        self.producer: Dict[str, List[float]] = {}
         for stream in STREAMS:
             self.create_subscription(PayloadHeader, stream,
                                      functools.partial(self._on_header, stream), HEADER_QOS)
@@ -66,7 +70,10 @@ class Monitor(Node):
                                  METRICS_QOS)
 
     def _on_metrics(self, msg: LatencyMetrics) -> None:
-        self.metrics.setdefault(msg.stream, []).append(msg)
+        if msg.role == 'producer':
+            self.producer.setdefault(msg.stream, []).append(msg.producer_sending)
+        else:
+            self.metrics.setdefault(msg.stream, []).append(msg)
 
     def _on_stats(self, msg: SourceStats) -> None:
         self.stats[msg.stream] = msg
@@ -79,7 +86,7 @@ class Monitor(Node):
 def _report(mon: Monitor, seconds: float, every_k: int) -> str:
     lines = [f'\nedgeserve_ros demo: {seconds:.0f} s, consumer keeps 1 in {every_k} headers\n',
              f'{"stream":<14}{"headers":>8}{"payload MB":>11}{"fetched":>8}{"fetched MB":>11}'
-             f'{"path":>9}{"comm p50":>10}{"comm p99":>10}{"e2e p50":>9}{"evicted":>8}']
+             f'{"path":>9}{"send p50":>10}{"comm p50":>10}{"comm p99":>10}{"e2e p50":>9}{"evicted":>8}']
     for stream in STREAMS:
         got = mon.metrics.get(stream, [])
         comm = describe([m.total_communication for m in got])
@@ -89,12 +96,25 @@ def _report(mon: Monitor, seconds: float, every_k: int) -> str:
         lines.append(
             f'{stream:<14}{mon.headers[stream]:>8}{mon.header_bytes[stream] / 1e6:>11.1f}'
             f'{len(got):>8}{sum(m.bytes_fetched for m in got) / 1e6:>11.1f}{paths:>9}'
+            f'{describe(mon.producer.get(stream, []))["p50"] * 1e3:>8.3f}ms'
             f'{comm["p50"] * 1e3:>8.2f}ms{comm["p99"] * 1e3:>8.2f}ms{e2e["p50"] * 1e3:>7.2f}ms'
             f'{(stats.evicted if stats else 0):>8}')
-    lines.append('\nheaders crossed DDS for every item; payloads moved only for the kept ones '
+    lines.append('\nsend: producer sending latency (header publish); comm: total communication '
+                 '(send start -> payload verified at the consumer); e2e: collection -> payload.')
+    lines.append('headers crossed DDS for every item; payloads moved only for the kept ones '
                  '(inline: small items sent eagerly inside the header; shm: same-host shared '
                  'memory; service: FetchPayload across hosts).')
     return '\n'.join(lines)
+
+
+def _wait(predicate: Callable[[], bool], error: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            if error:
+                raise RuntimeError(f'{error} within {timeout:.0f} s')
+            return
+        time.sleep(0.02)
 
 
 def main(argv: List[str] | None = None) -> int:
@@ -109,34 +129,36 @@ def main(argv: List[str] | None = None) -> int:
         parser.error('--seconds must be > 0 and --every-k >= 1')
     rclpy.init(domain_id=args.domain_id)
     mon = Monitor()
+    executor = SingleThreadedExecutor()
+    executor.add_node(mon)
+    threading.Thread(target=executor.spin, daemon=True).start()
     print(f'starting consumer_node (keeps 1 in {args.every_k}) and two source_node processes:')
     for stream, (pattern, size, rate) in STREAMS.items():
         what = '1920x1080 bgr8 frames (6.2 MB)' if pattern == 'image' else f'{size}-byte arrays'
         print(f'  {stream:<14} {what} at {rate:g} Hz, delivery auto')
     procs = [_start_consumer(args)]
     try:
-        deadline = time.monotonic() + 30.0
-        while min(mon.count_subscribers(s) for s in STREAMS) < 2:  # monitor + consumer
-            rclpy.spin_once(mon, timeout_sec=0.1)
-            if time.monotonic() > deadline:
-                raise RuntimeError('consumer_node did not subscribe within 30 s')
+        _wait(lambda: min(mon.count_subscribers(s) for s in STREAMS) >= 2,  # monitor+consumer
+              'consumer_node did not subscribe')
         procs += _start_sources(args)
+        _wait(lambda: sum(mon.headers.values()) > 0, 'no header from the sources')
         start = time.monotonic()
-        next_print = start + 1.0
-        while time.monotonic() - start < args.seconds:
-            rclpy.spin_once(mon, timeout_sec=0.05)
-            if time.monotonic() >= next_print:
-                next_print += 1.0
-                fetched = sum(len(v) for v in mon.metrics.values())
-                print(f'  t={time.monotonic() - start:4.1f} s  headers seen '
-                      f'{sum(mon.headers.values()):5d}  payloads fetched {fetched:4d}',
-                      flush=True)
+        for second in range(1, int(args.seconds) + 1):
+            _wait(lambda: time.monotonic() >= start + second, '', timeout=2.0)
+            fetched = sum(len(v) for v in mon.metrics.values())
+            print(f'  t={second:3d} s  headers seen {sum(mon.headers.values()):5d}  '
+                  f'payloads fetched {fetched:4d}', flush=True)
         print(_report(mon, args.seconds, args.every_k))
     finally:
         for proc in procs:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)
         for proc in procs:
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        executor.shutdown(timeout_sec=2.0)
         mon.destroy_node()
         rclpy.try_shutdown()
     return 0 if all(mon.metrics.get(s) for s in STREAMS) else 1

@@ -66,6 +66,8 @@ class LazyStream:
         self._faults = FaultInjector(options.header_fault)
         self.published = 0
         self.last_send_latency = 0.0
+        #: called as ``on_sent(header, seconds)`` after each header publish (metrics)
+        self.on_sent: Optional[Callable[[PayloadHeader, float], None]] = None
 
     def publish(self, value: Any, stamp_ns: Optional[int] = None,
                 frame_id: str = '') -> Optional[PayloadHeader]:
@@ -103,6 +105,8 @@ class LazyStream:
         self._pub.publish(msg)
         self.last_send_latency = time.perf_counter() - begin
         self.published += 1
+        if self.on_sent is not None:
+            self.on_sent(msg, self.last_send_latency)
 
     def _header(self, enc: codec.Encoded, slot: Any, stamp_ns: int,
                 frame_id: str) -> PayloadHeader:

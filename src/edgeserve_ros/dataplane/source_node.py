@@ -18,7 +18,7 @@ from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.faults import FaultSpec
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
 from edgeserve_ros.dataplane.synthetic import PATTERNS, synthetic_items
-from edgeserve_ros.msg import SourceStats
+from edgeserve_ros.msg import LatencyMetrics, PayloadHeader, SourceStats
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import METRICS_QOS
 
@@ -38,6 +38,7 @@ PARAMS = [
     ParamSpec('header_jitter', 0.0, 'Fault layer: extra uniform jitter, s.', 0.0, 60.0),
     ParamSpec('header_loss', 0.0, 'Fault layer: probability a header is lost.', 0.0, 1.0),
     ParamSpec('stats_period', 1.0, 'Seconds between SourceStats messages.', 0.01, 3600.0),
+    ParamSpec('publish_metrics', True, 'Publish producer sending latency per item.'),
     ParamSpec('seed', 0, 'Seed of the built-in data and the fault layer.', 0, 1 << 31),
 ]
 
@@ -61,6 +62,10 @@ class SourceNode(Node):
                                                     options, on_done=self._on_done)
         self._stats_pub = self.create_publisher(SourceStats, '/edgeserve/source_stats',
                                                 METRICS_QOS)
+        self._metrics_pub = self.create_publisher(LatencyMetrics, '/edgeserve/metrics',
+                                                  METRICS_QOS)
+        if p['publish_metrics']:
+            self.stream.on_sent = self._on_sent
         self.create_timer(p['stats_period'], self._publish_stats)
         self.get_logger().info(
             f'streaming {p["pattern"]} on {self.stream.name} at {p["rate_hz"]} Hz '
@@ -71,6 +76,14 @@ class SourceNode(Node):
             self.done = True
             self.get_logger().info(f'{self.stream.name}: published {self.stream.published} '
                                    f'items, done')
+
+    def _on_sent(self, header: PayloadHeader, seconds: float) -> None:
+        msg = LatencyMetrics(stream=header.stream, seq=header.seq, role='producer',
+                             producer_sending=seconds, consumer_receiving=-1.0,
+                             total_communication=-1.0, processing=-1.0, end_to_end=-1.0,
+                             working_duration=-1.0, backlog=-1.0)
+        msg.header.stamp = header.send_stamp
+        self._metrics_pub.publish(msg)
 
     def _publish_stats(self) -> None:
         ring, stats = self.stream.ring, self.stream.ring.stats
