@@ -86,7 +86,8 @@ class Monitor(Node):
 def _report(mon: Monitor, seconds: float, every_k: int) -> str:
     lines = [f'\nedgeserve_ros demo: {seconds:.0f} s, consumer keeps 1 in {every_k} headers\n',
              f'{"stream":<14}{"headers":>8}{"payload MB":>11}{"fetched":>8}{"fetched MB":>11}'
-             f'{"path":>9}{"send p50":>10}{"comm p50":>10}{"comm p99":>10}{"e2e p50":>9}{"evicted":>8}']
+             f'{"path":>9}{"send p50":>10}{"comm p50":>10}{"comm p99":>10}{"e2e p50":>9}'
+             f'{"evicted":>8}']
     for stream in STREAMS:
         got = mon.metrics.get(stream, [])
         comm = describe([m.total_communication for m in got])
