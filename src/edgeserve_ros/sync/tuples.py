@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 import threading
 from typing import Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
 
@@ -132,8 +133,7 @@ class PayloadAssembler:
                 if slot is None or slot.seq != member.seq:
                     slot = self._cache[member.stream] = _Slot(member.seq)
                     self.fetches += 1
-                    fetches.append((member.payload_header,
-                                    lambda data, s=slot: self._complete(s, data)))
+                    fetches.append((member.payload_header, partial(self._complete, slot)))
                 if slot.done:
                     self._fill(entry, i, slot.data)
                 else:
