@@ -102,3 +102,20 @@ def test_dead_source_times_out_without_hanging(spinner, ros_context):
     assert result.status is FetchStatus.UNREACHABLE
     assert '/nobody/fetch' in result.reason
     source.close()
+
+
+def test_batch_fetch_uses_one_request_and_reports_each_status(spinner, ros_context):
+    source, stream, collector, fetcher = _pair(
+        spinner, ros_context, StreamOptions(capacity_bytes=4096, use_shm=False),
+        use_shm_client=False)
+    for i in range(6):
+        stream.publish(bytes([i]) * 1000)  # 4 KiB budget: the first ones get evicted
+    assert wait_for(lambda: len(collector.headers) == 6, 5.0)
+    futures = fetcher.fetch_many_async(collector.headers)
+    assert wait_for(lambda: all(f.done() for f in futures), 5.0)
+    results = [f.result() for f in futures]
+    assert source.fetch_requests == 1
+    assert results[0].status is FetchStatus.EXPIRED
+    assert results[-1].ok and results[-1].data == bytes([5]) * 1000
+    assert [r.header.seq for r in results] == list(range(6))
+    source.close()

@@ -23,6 +23,7 @@ from rclpy.task import Future
 from edgeserve_ros.dataplane import codec
 from edgeserve_ros.dataplane.faults import FaultInjector, FaultSpec
 from edgeserve_ros.dataplane.ring import stream_key
+from edgeserve_ros.dataplane.serve import MAX_BATCH
 from edgeserve_ros.dataplane.shm import ShmAttachments, host_id
 from edgeserve_ros.dataplane.status import FetchStatus
 from edgeserve_ros.msg import PayloadHeader
@@ -65,8 +66,10 @@ class FetchResult:
 
 @dataclass
 class _Pending:
-    header: PayloadHeader
-    future: Future
+    """One service request in flight: a batch of seqs of one stream at one source."""
+
+    headers: List[PayloadHeader]
+    futures: List[Future]
     started: float
     attempts: int = 0
     deadline: float = 0.0
@@ -107,17 +110,35 @@ class PayloadFetcher:
 
     def fetch_async(self, header: PayloadHeader) -> Future:
         """Start fetching ``header``'s payload; the future resolves to a FetchResult."""
-        future = Future()
+        return self.fetch_many_async([header])[0]
+
+    def fetch_many_async(self, headers: List[PayloadHeader]) -> List[Future]:
+        """
+        Start fetching several payloads; return one future per header, in order.
+
+        Headers of one stream at one source travel in batched requests of up to
+        ``MAX_BATCH`` seqs; inline and shared-memory payloads need no request at all.
+        """
         started = time.perf_counter()
-        fast = self._local(header)
-        if fast is not None:
-            self._finish(_Pending(header, future, started), fast)
-            return future
-        pending = _Pending(header, future, started)
+        futures = [Future() for _ in headers]
+        groups: Dict[Tuple[str, str], _Pending] = {}
+        batches = []
+        for header, future in zip(headers, futures):
+            fast = self._local(header)
+            if fast is not None:
+                self._finish(header, future, started, fast)
+                continue
+            key = (header.fetch_service, header.stream)
+            pending = groups.get(key)
+            if pending is None or len(pending.headers) >= MAX_BATCH:
+                pending = groups[key] = _Pending([], [], started)
+                batches.append(pending)
+            pending.headers.append(header)
+            pending.futures.append(future)
         with self._lock:
-            self._queue.append(pending)
+            self._queue.extend(batches)
         self._pump()
-        return future
+        return futures
 
     def fetch(self, header: PayloadHeader, timeout: Optional[float] = None) -> FetchResult:
         """Fetch and wait (from a thread that is not spinning this node's executor)."""
@@ -156,30 +177,37 @@ class PayloadFetcher:
             self._send(pending)
 
     def _send(self, pending: _Pending) -> None:
-        name = pending.header.fetch_service
-        client = self._clients.get(name)
+        first = pending.headers[0]
+        client = self._clients.get(first.fetch_service)
         if client is None:
-            client = self.node.create_client(FetchPayload, name, callback_group=self._group)
-            self._clients[name] = client
-        request = FetchPayload.Request(stream=pending.header.stream, seqs=[pending.header.seq])
+            client = self.node.create_client(FetchPayload, first.fetch_service,
+                                             callback_group=self._group)
+            self._clients[first.fetch_service] = client
+        request = FetchPayload.Request(stream=first.stream,
+                                       seqs=[h.seq for h in pending.headers])
         pending.attempts += 1
         pending.deadline = time.monotonic() + self.timeout
         pending.call = client.call_async(request)
         pending.call.add_done_callback(lambda call, p=pending: self._on_answer(p, call))
 
     def _on_answer(self, pending: _Pending, call: Future) -> None:
-        if pending.call is not call or pending.future.done():
+        if pending.call is not call or pending.futures[0].done():
             return  # a stale answer of a retried attempt
         if self._faults.lose():
             return  # injected loss: the timeout path retries
         answer = call.result().payloads
-        if len(answer) != 1:
-            outcome = (FetchStatus.BAD_REQUEST, None, f'{len(answer)} payloads in answer', '')
-        elif answer[0].status != FetchStatus.OK:
-            outcome = (FetchStatus(answer[0].status), None, answer[0].reason, 'service')
-        else:
-            outcome = self._checked(pending.header, bytes(answer[0].data), 'service')
-        self._complete(pending, outcome)
+        outcomes = []
+        for i, header in enumerate(pending.headers):
+            if len(answer) != len(pending.headers) or answer[i].seq != header.seq:
+                outcomes.append((FetchStatus.BAD_REQUEST, None,
+                                 f'answer does not match the request ({len(answer)} payloads)',
+                                 'service'))
+            elif answer[i].status != FetchStatus.OK:
+                outcomes.append((FetchStatus(answer[i].status), None, answer[i].reason,
+                                 'service'))
+            else:
+                outcomes.append(self._checked(header, bytes(answer[i].data), 'service'))
+        self._complete(pending, outcomes)
 
     def _check_timeouts(self) -> None:
         now = time.monotonic()
@@ -189,30 +217,34 @@ class PayloadFetcher:
             if pending.attempts <= self.retries:
                 self._send(pending)
                 continue
-            client = self._clients.get(pending.header.fetch_service)
+            service = pending.headers[0].fetch_service
+            client = self._clients.get(service)
             status = (FetchStatus.TIMEOUT if client is not None and client.service_is_ready()
                       else FetchStatus.UNREACHABLE)
-            self._complete(pending, (status, None, f'{pending.attempts} attempt(s) of '
-                                     f'{self.timeout:.2f} s to {pending.header.fetch_service}',
-                                     'service'))
+            outcome = (status, None, f'{pending.attempts} attempt(s) of {self.timeout:.2f} s '
+                       f'to {service}', 'service')
+            self._complete(pending, [outcome] * len(pending.headers))
 
-    def _complete(self, pending: _Pending, outcome: Tuple[FetchStatus, Any, str, str]) -> None:
+    def _complete(self, pending: _Pending,
+                  outcomes: List[Tuple[FetchStatus, Any, str, str]]) -> None:
         with self._lock:
             if pending in self._in_flight:
                 self._in_flight.remove(pending)
-        self._finish(pending, outcome)
+        for header, future, outcome in zip(pending.headers, pending.futures, outcomes):
+            self._finish(header, future, pending.started, outcome)
         self._pump()
 
-    def _finish(self, pending: _Pending, outcome: Tuple[FetchStatus, Any, str, str]) -> None:
+    def _finish(self, header: PayloadHeader, future: Future, started: float,
+                outcome: Tuple[FetchStatus, Any, str, str]) -> None:
         status, data, reason, path = outcome
-        if pending.future.done():
+        if future.done():
             return
         key = f'{path or "none"}:{status.name}'
         self.counts[key] = self.counts.get(key, 0) + 1
         if data is not None:
             self.bytes_fetched += len(data)
-        pending.future.set_result(FetchResult(pending.header, status, data, reason, path,
-                                              time.perf_counter() - pending.started))
+        future.set_result(FetchResult(header, status, data, reason, path,
+                                      time.perf_counter() - started))
 
     def close(self) -> None:
         """Stop the timeout timer and unmap shared memory."""

@@ -20,6 +20,7 @@ from rclpy.node import Node
 from edgeserve_ros.dataplane import codec
 from edgeserve_ros.dataplane.delivery import DEFAULT_AUTO_THRESHOLD, DeliveryMode, send_inline
 from edgeserve_ros.dataplane.faults import FaultInjector, FaultSpec
+from edgeserve_ros.dataplane.mcap_log import PayloadLog
 from edgeserve_ros.dataplane.ring import PayloadRing, PayloadTooLarge
 from edgeserve_ros.dataplane.serve import answer_fetch
 from edgeserve_ros.dataplane.shm import SharedPayloadRing, host_id, shm_available
@@ -40,6 +41,7 @@ class StreamOptions:
     :param auto_threshold: auto mode sends payloads up to this size inline
     :param use_shm: place the ring in shared memory for same-host consumers
     :param header_fault: delay/loss applied to header publication
+    :param log: optional durable MCAP log every payload is written to before its header
     """
 
     capacity_bytes: int = 64 * 1024 * 1024
@@ -48,6 +50,7 @@ class StreamOptions:
     auto_threshold: int = DEFAULT_AUTO_THRESHOLD
     use_shm: bool = True
     header_fault: FaultSpec = FaultSpec()
+    log: Optional[PayloadLog] = None
 
 
 class LazyStream:
@@ -84,6 +87,9 @@ class LazyStream:
         enc = codec.encode(value)
         with self._source.lock:
             slot = self.ring.put(enc.parts, time.monotonic())
+            if self.options.log is not None:
+                self.options.log.append(self.name, slot.seq, stamp_ns, self.ring.read(slot),
+                                        enc.content_type)
         msg = self._header(enc, slot, stamp_ns, frame_id)
         if send_inline(self.options.delivery, slot.size, self.options.auto_threshold):
             msg.delivery = PayloadHeader.DELIVERY_EAGER

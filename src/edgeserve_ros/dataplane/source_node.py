@@ -16,6 +16,7 @@ from rclpy.node import Node
 
 from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.faults import FaultSpec
+from edgeserve_ros.dataplane.mcap_log import PayloadLog
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
 from edgeserve_ros.dataplane.synthetic import PATTERNS, synthetic_items
 from edgeserve_ros.msg import LatencyMetrics, PayloadHeader, SourceStats
@@ -38,6 +39,9 @@ PARAMS = [
     ParamSpec('header_jitter', 0.0, 'Fault layer: extra uniform jitter, s.', 0.0, 60.0),
     ParamSpec('header_loss', 0.0, 'Fault layer: probability a header is lost.', 0.0, 1.0),
     ParamSpec('stats_period', 1.0, 'Seconds between SourceStats messages.', 0.01, 3600.0),
+    ParamSpec('mcap_path', '', 'Durable MCAP log of every payload ("": no log).'),
+    ParamSpec('mcap_max_bytes', 1 << 30, 'Stop logging past this many payload bytes.',
+              0, 1 << 40),
     ParamSpec('publish_metrics', True, 'Publish producer sending latency per item.'),
     ParamSpec('seed', 0, 'Seed of the built-in data and the fault layer.', 0, 1 << 31),
 ]
@@ -49,12 +53,14 @@ class SourceNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('source_node', **kwargs)
         p = declare_parameters(self, PARAMS)
+        self.log = PayloadLog(p['mcap_path'], p['mcap_max_bytes']) if p['mcap_path'] else None
         options = StreamOptions(
             capacity_bytes=p['capacity_bytes'], ttl=p['ttl'],
             delivery=DeliveryMode.parse(p['delivery']), auto_threshold=p['auto_threshold'],
             use_shm=p['use_shm'],
             header_fault=FaultSpec(p['header_delay'], p['header_jitter'], p['header_loss'],
-                                   p['seed']))
+                                   p['seed']),
+            log=self.log)
         self.source = PayloadSource(self)
         items = synthetic_items(p['pattern'], p['payload_bytes'], p['count'], p['seed'])
         self.done = False
@@ -98,6 +104,8 @@ class SourceNode(Node):
     def destroy_node(self) -> None:
         """Release the payload rings, then the node."""
         self.source.close()
+        if self.log is not None:
+            self.log.close()
         super().destroy_node()
 
 
