@@ -1,0 +1,51 @@
+"""
+Launch a whole topology from one YAML file (the same plan as ``topology.run``).
+
+    ros2 launch edgeserve_ros topology_launch.py topology:=centralized
+    ros2 launch edgeserve_ros topology_launch.py config:=/path/to/my_topology.yaml
+
+Every node of the file is started on this machine; on a real cluster, set ``host`` to the
+machine's host name in the file and launch it on every machine: each starts only its nodes.
+"""
+
+import os
+import pathlib
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch_ros.actions import Node
+
+from edgeserve_ros.topology.plan import plan
+from edgeserve_ros.topology.run import DEFAULT_MODELS_DIR, load
+from edgeserve_ros.workloads.prepare import models_file
+
+
+def _nodes(context: LaunchContext) -> list:
+    overrides = [f'topology={context.launch_configurations["topology"]}'] \
+        if context.launch_configurations['topology'] else []
+    spec = load(context.launch_configurations['config'], overrides)
+    host = context.launch_configurations['host']
+    models = models_file(spec, pathlib.Path(context.launch_configurations['models_dir']))
+    return [Node(package='edgeserve_ros', executable=n.executable, name=n.name,
+                 parameters=[n.params], output='screen')
+            for n in plan(spec, str(models)) if host in ('', n.host)]
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Declare the arguments; the nodes come from the topology file at launch time."""
+    default = os.path.join(get_package_share_directory('edgeserve_ros'), 'config',
+                           'topologies', 'har.yaml')
+    return LaunchDescription([
+        DeclareLaunchArgument('config', default_value=default,
+                              description='Topology YAML file (config/topologies/*.yaml).'),
+        DeclareLaunchArgument('topology', default_value='',
+                              description='Override the file\'s topology: centralized, '
+                                          'parallel or decentralized.'),
+        DeclareLaunchArgument('host', default_value='',
+                              description='Start only the nodes placed on this host of the '
+                                          'file (empty: all nodes here).'),
+        DeclareLaunchArgument('models_dir', default_value=str(DEFAULT_MODELS_DIR),
+                              description='Where trained models are cached.'),
+        OpaqueFunction(function=_nodes),
+    ])

@@ -1,0 +1,120 @@
+"""
+``topology_monitor``: watches a topology's predictions and labels; prints live accuracy.
+
+Real-time accuracy (paper section 6.2.3): each prediction is compared with the last label
+known when the prediction arrived. Prints one JSON line per second (``"event": "progress"``)
+and a final summary (``"event": "summary"``) that the runner and the benchmarks read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import rclpy
+from rclpy.node import Node
+
+from edgeserve_ros.dataplane.codec import decode, JSON
+from edgeserve_ros.dataplane.metrics import describe
+from edgeserve_ros.models.metrics import real_time_accuracy, real_time_f1
+from edgeserve_ros.msg import PayloadHeader
+from edgeserve_ros.ros.qos import HEADER_QOS
+from edgeserve_ros.ros.timeconv import to_sec
+
+
+class Monitor(Node):
+    """Collects (arrival, label) of predictions and (stamp, label) of the truth."""
+
+    def __init__(self, predictions: str, labels: str) -> None:
+        super().__init__('topology_monitor')
+        self.predictions_topic = predictions
+        self.predictions: List[Tuple[float, Any]] = []
+        self.labels: List[Tuple[float, Any]] = []
+        self.end_to_end: List[float] = []
+        self.last: Optional[Dict[str, Any]] = None
+        self.create_subscription(PayloadHeader, predictions, self._on_prediction, HEADER_QOS)
+        if labels:
+            self.create_subscription(PayloadHeader, labels, self._on_label, HEADER_QOS)
+
+    def _payload(self, msg: PayloadHeader) -> Optional[Dict[str, Any]]:
+        if msg.content_type != JSON or not msg.inline_payload:
+            self.get_logger().warning(f'{msg.stream}#{msg.seq}: not an inline JSON payload')
+            return None
+        value = decode(bytes(msg.inline_payload), JSON)
+        return value if isinstance(value, dict) else None
+
+    def _on_prediction(self, msg: PayloadHeader) -> None:
+        now = self.get_clock().now().nanoseconds * 1e-9
+        value = self._payload(msg)
+        if value is None:
+            return
+        self.predictions.append((now, value.get('label')))
+        stamps = [float(m['stamp']) for m in (value.get('inputs') or {}).values()
+                  if isinstance(m, dict) and m.get('stamp') is not None]
+        self.end_to_end.append(now - (min(stamps) if stamps else to_sec(msg.header.stamp)))
+        self.last = value
+
+    def _on_label(self, msg: PayloadHeader) -> None:
+        value = self._payload(msg)
+        if value is not None:
+            self.labels.append((to_sec(msg.header.stamp), value.get('label')))
+
+    def report(self, elapsed: float, event: str) -> Dict[str, Any]:
+        """Return the metrics so far as a dict."""
+        e2e = describe(self.end_to_end)
+        out = {'event': event, 't': round(elapsed, 2), 'predictions': len(self.predictions),
+               'rate_hz': round(len(self.predictions) / elapsed, 2) if elapsed > 0 else 0.0,
+               'labels': len(self.labels),
+               'real_time_accuracy': round(real_time_accuracy(self.predictions, self.labels), 4),
+               'real_time_f1': round(real_time_f1(self.predictions, self.labels), 4),
+               'e2e_p50_ms': round(e2e['p50'] * 1e3, 2), 'e2e_p99_ms': round(e2e['p99'] * 1e3, 2),
+               'last_label': (self.last or {}).get('label'),
+               'last_truth': self.labels[-1][1] if self.labels else None}
+        return out
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Watch until ``--seconds`` pass (after the first prediction) or input goes quiet."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument('--predictions', required=True, help='prediction stream topic')
+    parser.add_argument('--labels', default='/edgeserve/labels', help='label stream topic')
+    parser.add_argument('--seconds', type=float, default=20.0, help='how long to watch')
+    parser.add_argument('--idle', type=float, default=5.0,
+                        help='stop after this many seconds without a prediction')
+    args, ros_args = parser.parse_known_args(argv)
+    rclpy.init(args=ros_args)
+    node = Monitor(args.predictions, args.labels)
+    start, last_count, last_change, next_print = None, 0, time.monotonic(), 0.0
+    ready = False
+    try:
+        while rclpy.ok():
+            if not ready and node.count_publishers(args.predictions) > 0:
+                ready = True  # the node producing predictions is up: sources may start
+                print(json.dumps({'event': 'ready'}), flush=True)
+            rclpy.spin_once(node, timeout_sec=0.05)
+            now = time.monotonic()
+            if node.predictions and start is None:
+                start = now
+                next_print = now + 1.0
+            if len(node.predictions) != last_count:
+                last_count, last_change = len(node.predictions), now
+            if start is not None and now >= next_print:
+                next_print += 1.0
+                print(json.dumps(node.report(now - start, 'progress')), flush=True)
+            if start is not None and (now - start > args.seconds or now - last_change > args.idle):
+                break
+        elapsed = (last_change - start) if start is not None else 0.0
+        print(json.dumps(node.report(elapsed, 'summary')), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0 if node.predictions else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

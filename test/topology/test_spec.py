@@ -1,0 +1,85 @@
+"""Topology files: validation with errors naming the key, and the node plan per topology."""
+
+import pathlib
+
+import pytest
+import yaml
+
+from edgeserve_ros.topology.plan import plan, predictions_topic
+from edgeserve_ros.topology.run import load
+from edgeserve_ros.topology.spec import parse_topology, TopologyError
+
+CONFIGS = pathlib.Path(__file__).resolve().parents[2] / 'config' / 'topologies'
+
+
+def _doc(name='har'):
+    return yaml.safe_load((CONFIGS / f'{name}.yaml').read_text())
+
+
+@pytest.mark.parametrize('path', sorted(CONFIGS.glob('*.yaml')), ids=lambda p: p.stem)
+@pytest.mark.parametrize('topology', ['centralized', 'parallel', 'decentralized'])
+def test_every_shipped_file_plans_every_topology(path, topology):
+    spec = load(str(path), [f'topology={topology}'])
+    nodes = plan(spec, '/tmp/models.yaml')
+    names = [n.name for n in nodes]
+    assert len(names) == len(set(names))
+    assert sum(n.module.endswith('workloads.source_node') for n in nodes) == len(spec.sources)
+    assert {n.host for n in nodes} <= set(spec.hosts)
+    outputs = [n.params.get('output_stream') for n in nodes]
+    assert predictions_topic(spec) in outputs
+    labels = [n for n in nodes if n.params.get('labels_topic')]
+    assert len(labels) == 1  # one ground-truth label stream
+
+
+def test_plans_follow_the_paper_topologies():
+    doc = _doc()
+    by_kind = {}
+    for kind in ('centralized', 'parallel', 'decentralized'):
+        nodes = plan(parse_topology({**doc, 'topology': kind}), 'm.yaml')
+        by_kind[kind] = [n.module.rsplit('.', 1)[1] for n in nodes]
+    assert by_kind['centralized'].count('model_node') == 1
+    assert 'sync_node' in by_kind['centralized']
+    assert by_kind['parallel'].count('queue_worker') == 4
+    assert 'shared_queue_node' in by_kind['parallel']
+    assert by_kind['decentralized'].count('model_node') == 4
+    assert 'ensemble_node' in by_kind['decentralized']
+    local = [n for n in plan(parse_topology(doc), 'm.yaml') if n.name.startswith('model_')]
+    assert [n.host for n in local] == ['s0', 's1', 's2', 's3']  # local models at the sources
+
+
+def test_nids_flows_are_not_synchronized():
+    nodes = plan(parse_topology(_doc('nids')), 'm.yaml')
+    assert not any(n.module.endswith('sync_node') for n in nodes)
+    sources = [n for n in nodes if n.module.endswith('source_node')]
+    assert {n.params['stream'] for n in sources} == {'/nids/flows'}
+
+
+def test_ros_args_render_parameters():
+    node = plan(parse_topology(_doc()), 'm.yaml')[-1]
+    args = node.ros_args()
+    assert args[:3] == ['--ros-args', '-r', '__node:=ensemble']
+    assert any(a.startswith('inputs:=[/har/') for a in args)
+
+
+@pytest.mark.parametrize('change, key', [
+    ({'topology': 'ring'}, 'topology'),
+    ({'colour': 'red'}, 'colour'),
+    ({'timing': {'period': 'fast', 'max_skew': 0.1}}, 'timing.period'),
+    ({'timing': {'period': 0.1}}, 'timing.max_skew'),
+    ({'sources': [{'name': 'a', 'part': 'x'}]}, 'sources[0].part'),
+    ({'sources': [{'name': 'a', 'part': 0, 'host': 'mars'}]}, 'sources[0].host'),
+    ({'models': {'central': 'm', 'local': {}}}, 'models.local'),
+    ({'name': 'has space'}, 'name'),
+])
+def test_bad_files_name_the_key(change, key):
+    with pytest.raises(TopologyError, match=f'^{key}'.replace('[', r'\[').replace(']', r'\]')):
+        parse_topology({**_doc(), **change})
+
+
+def test_runner_reports_bad_file_and_missing_file(tmp_path, capsys):
+    from edgeserve_ros.topology.run import main
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text(yaml.safe_dump({**_doc(), 'topology': 'ring'}))
+    assert main([str(bad)]) == 2
+    assert 'topology' in capsys.readouterr().err
+    assert main([str(tmp_path / 'missing.yaml')]) == 2
