@@ -9,15 +9,14 @@ from __future__ import annotations
 import sys
 from typing import Any, Dict, List, Optional
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.task import Future
 
 from edgeserve_ros.dataplane.fetcher import FetchResult, PayloadFetcher
 from edgeserve_ros.dataplane.metrics import ExampleTimes, TaskTracker
 from edgeserve_ros.msg import LatencyMetrics, PayloadHeader
+from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import HEADER_QOS, METRICS_QOS
 from edgeserve_ros.ros.timeconv import to_sec
@@ -104,24 +103,14 @@ class ConsumerNode(Node):
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Run until shutdown (or ``expect`` payloads); exit 2 on invalid parameters."""
-    rclpy.init(args=args)
-    try:
-        node = ConsumerNode()
-    except ParameterError as exc:
-        rclpy.logging.get_logger('consumer_node').error(str(exc))
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin_until_future_complete(node.finished)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the node until shutdown; exit 2 on invalid parameters."""
+    return run_node(ConsumerNode, 'consumer_node', args, until=_finished)
+
+
+def _finished(node: Node) -> Optional[Future]:
+    """Return the future that ends the run when ``expect`` payloads are set."""
+    assert isinstance(node, ConsumerNode)
+    return node.finished if node.expect else None
 
 
 if __name__ == '__main__':

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sys
 from typing import Any, List, Optional
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from edgeserve_ros.dataplane.delivery import DeliveryMode
@@ -20,7 +18,8 @@ from edgeserve_ros.dataplane.mcap_log import PayloadLog
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
 from edgeserve_ros.dataplane.synthetic import PATTERNS, synthetic_items
 from edgeserve_ros.msg import LatencyMetrics, PayloadHeader, SourceStats
-from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
+from edgeserve_ros.ros.spin import run_node
+from edgeserve_ros.ros.params import ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import METRICS_QOS
 
 PARAMS = [
@@ -111,23 +110,7 @@ class SourceNode(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the node until shutdown; exit 2 on invalid parameters."""
-    rclpy.init(args=args)
-    try:
-        node = SourceNode()
-    except ParameterError as exc:
-        rclpy.logging.get_logger('source_node').error(str(exc))
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(SourceNode, 'source_node', args)
 
 
 if __name__ == '__main__':

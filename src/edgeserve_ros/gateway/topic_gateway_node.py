@@ -13,8 +13,6 @@ from __future__ import annotations
 import sys
 from typing import Any, List, Optional
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import serialize_message
@@ -24,7 +22,8 @@ from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.images import encode_image
 from edgeserve_ros.dataplane.ring import PayloadTooLarge
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
-from edgeserve_ros.ros.params import (import_message_type, ParameterError, ParamSpec,
+from edgeserve_ros.ros.spin import run_node
+from edgeserve_ros.ros.params import (import_message_type, ParamSpec,
                                       declare_parameters)
 from edgeserve_ros.ros.qos import HEADER_QOS
 
@@ -85,24 +84,8 @@ class TopicGatewayNode(Node):
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Run until shutdown; exit 2 on invalid parameters."""
-    rclpy.init(args=args)
-    try:
-        node = TopicGatewayNode()
-    except ParameterError as exc:
-        rclpy.logging.get_logger('topic_gateway_node').error(str(exc))
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the node until shutdown; exit 2 on invalid parameters."""
+    return run_node(TopicGatewayNode, 'topic_gateway_node', args)
 
 
 if __name__ == '__main__':

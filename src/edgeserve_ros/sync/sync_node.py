@@ -16,13 +16,12 @@ import math
 import sys
 from typing import Any, Dict, List, Optional
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from edgeserve_ros.dataplane.fetcher import FetchResult, PayloadFetcher
 from edgeserve_ros.msg import PayloadHeader, SyncedTuple
+from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import HEADER_QOS, OUTPUT_QOS
 from edgeserve_ros.ros.timeconv import to_sec
@@ -142,23 +141,7 @@ class SyncNode(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the node until shutdown; exit 2 on invalid parameters."""
-    rclpy.init(args=args)
-    try:
-        node = SyncNode()
-    except ParameterError as exc:
-        rclpy.logging.get_logger('sync_node').error(str(exc))
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(SyncNode, 'sync_node', args)
 
 
 if __name__ == '__main__':
