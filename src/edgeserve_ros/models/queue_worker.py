@@ -1,0 +1,274 @@
+"""
+``queue_worker``: a worker of a ``shared_queue`` node (paper §4.2, §6.5).
+
+One loop thread pulls up to ``max_items`` work items from ``/<queue>/pull`` (sleeping
+``idle_backoff`` when there are none), fetches the payloads the items need, runs the model on
+them as one micro-batch and publishes one ``WorkResult`` per item on ``/<queue>/results``. The
+executor only serves the replies of the pull and fetch services, so a slow model never blocks
+them. The model-running code is :func:`run_batch` (rclpy-free).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import rclpy
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.task import Future
+import yaml
+
+from edgeserve_ros.dataplane.fetcher import FetchResult, PayloadFetcher
+from edgeserve_ros.dataplane.status import FetchStatus
+from edgeserve_ros.models.loaders import load_models
+from edgeserve_ros.models.types import Inputs, Model
+from edgeserve_ros.msg import PayloadHeader, SyncMember, WorkItem, WorkResult
+from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
+from edgeserve_ros.ros.qos import HEADER_QOS
+from edgeserve_ros.ros.timeconv import to_sec
+from edgeserve_ros.srv import PullWork
+
+PARAMS = [
+    ParamSpec('queue', 'shared_queue', 'shared_queue node name: pulls /<queue>/pull, answers '
+              'on /<queue>/results.'),
+    ParamSpec('model_file', '', 'YAML file with a `models:` list (see models.loaders).'),
+    ParamSpec('model', '', "Model name in model_file ('' if the file holds one model)."),
+    ParamSpec('worker_name', '', "Worker identity in pulls and results ('' = node name)."),
+    ParamSpec('max_items', 4, 'Micro-batch size: items wanted per pull.', 1, 4096),
+    ParamSpec('fetch_timeout', 2.0, 'Seconds to wait for one fetch answer.', 0.001, 600.0),
+    ParamSpec('idle_backoff', 0.005, 'Seconds between pulls while the queue is empty.',
+              0.0, 10.0),
+    ParamSpec('pull_timeout', 1.0, 'Seconds to wait for a pull answer.', 0.001, 600.0),
+    ParamSpec('prefetch', False, 'Pull the next micro-batch while the model runs (hides the '
+              'pull latency; the worker then holds up to two micro-batches at once).'),
+]
+_STATES = {SyncMember.STATE_FRESH: 'fresh', SyncMember.STATE_REUSED: 'reused',
+           SyncMember.STATE_IMPUTED: 'imputed'}
+#: One item ready for the model: (inputs, provenance {stream: {seq, stamp, state}}, tick).
+Prepared = Tuple[Inputs, Dict[str, Dict[str, Any]], float]
+
+
+def load_named_model(path: str, name: str) -> Tuple[str, Model]:
+    """
+    Load model ``name`` (or the only one) from the YAML file ``path``.
+
+    :raises ParameterError: naming model_file or model
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            models = load_models(yaml.safe_load(f))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ParameterError(f'model_file={path!r}: {exc}') from None
+    if not name and len(models) == 1:
+        name = next(iter(models))
+    if name not in models:
+        raise ParameterError(f'model={name!r}: not in {path} (has {", ".join(models)})')
+    return name, models[name]
+
+
+def _scalar(value: Any) -> Any:
+    value = value.item() if hasattr(value, 'item') else value
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
+
+def run_batch(model: Model, name: str, items: List[Prepared], worker: str) -> List[Any]:
+    """
+    Predict a micro-batch; return per item a prediction JSON dict or the error text.
+
+    A failing batch is retried item by item, so one bad item fails alone.
+    """
+    begin = time.perf_counter()
+    try:
+        preds: List[Any] = list(model.predict_batch([inputs for inputs, _, _ in items]))
+    except Exception:  # noqa: BLE001 - isolate the failing items below
+        preds = []
+        for inputs, _, _ in items:
+            try:
+                preds.extend(model.predict_batch([inputs]))
+            except Exception as exc:  # noqa: BLE001 - reported in the WorkResult
+                preds.append(f'{type(exc).__name__}: {exc}')
+    seconds = time.perf_counter() - begin
+    out: List[Any] = []
+    for (_, provenance, tick), pred in zip(items, preds):
+        if isinstance(pred, str):
+            out.append(pred)
+            continue
+        out.append(dict(
+            model=name, label=_scalar(pred.label),
+            proba=None if pred.proba is None else [float(p) for p in pred.proba],
+            classes=None if pred.classes is None else [_scalar(c) for c in pred.classes],
+            tick=tick, inputs=provenance, processing_s=seconds, batch=len(items),
+            worker=worker))
+    return out
+
+
+class QueueWorker(Node):
+    """Pulls work from a shared_queue node, predicts micro-batches, returns results."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__('queue_worker', **kwargs)
+        p = declare_parameters(self, PARAMS)
+        if not p['queue']:
+            raise ParameterError(f'{self.get_name()}: queue must name a shared_queue node')
+        if not p['model_file']:
+            raise ParameterError(f'{self.get_name()}: model_file is required')
+        self.model_name, self.model = load_named_model(p['model_file'], p['model'])
+        self.worker = p['worker_name'] or self.get_name()
+        self.max_items, self.backoff = p['max_items'], p['idle_backoff']
+        self.pull_timeout, self.prefetch = p['pull_timeout'], p['prefetch']
+        queue = p['queue'] if p['queue'].startswith('/') else '/' + p['queue']
+        group = ReentrantCallbackGroup()
+        self._client = self.create_client(PullWork, f'{queue}/pull', callback_group=group)
+        self._results = self.create_publisher(WorkResult, f'{queue}/results', HEADER_QOS)
+        self.fetcher = PayloadFetcher(self, p['fetch_timeout'], callback_group=group)
+        self.processed = 0
+        self.finished = Future()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name='queue_worker', daemon=True)
+        self._thread.start()
+        self.get_logger().info(f'worker {self.worker}: model {self.model_name}, '
+                               f'{self.max_items} item(s) per pull from {queue}/pull')
+
+    def _request(self) -> Optional[Future]:
+        """Send a pull (also a heartbeat); None when the queue's service is not there."""
+        if not self._client.wait_for_service(timeout_sec=0.2):
+            return None
+        return self._client.call_async(PullWork.Request(worker=self.worker,
+                                                        max_items=self.max_items))
+
+    def _answer(self, future: Optional[Future]) -> Tuple[List[WorkItem], bool]:
+        """Wait for a pull's answer: (items, shutting_down); no items on a timeout."""
+        if future is None:
+            return [], False
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        limit = time.monotonic() + self.pull_timeout
+        while not done.wait(0.05) and not self._stop.is_set() and time.monotonic() < limit:
+            pass
+        if not future.done() or future.result() is None:
+            self._client.remove_pending_request(future)
+            return [], False
+        answer = future.result()
+        return list(answer.items), bool(answer.shutting_down)
+
+    def _loop(self) -> None:
+        ahead: Optional[Future] = None  # the prefetched next pull
+        while not self._stop.is_set():
+            items, shutting_down = self._answer(ahead or self._request())
+            ahead = None
+            if shutting_down:
+                self.get_logger().info(f'queue is shutting down; {self.processed} item(s) done')
+                self.finished.set_result(True)
+                return
+            if not items:
+                self._stop.wait(self.backoff)
+                continue
+            if self.prefetch:
+                ahead = self._request()
+            try:
+                self._process(items)
+            except Exception as exc:  # noqa: BLE001 - keep serving; the items are re-sent
+                if self._stop.is_set():
+                    return
+                self.get_logger().error(f'batch of {len(items)} failed: {exc!r}')
+
+    def _process(self, items: List[WorkItem]) -> None:
+        """Fetch, predict and answer one micro-batch."""
+        begin = time.perf_counter()
+        fetched = self._fetch_all(items)
+        prepared = [self._prepare(item, fetched) for item in items]
+        ready = [p for p in prepared if not isinstance(p, str)]
+        outcomes = iter(run_batch(self.model, self.model_name, ready, self.worker))
+        seconds = time.perf_counter() - begin
+        for item, prep in zip(items, prepared):
+            outcome = prep if isinstance(prep, str) else next(outcomes)
+            ok = not isinstance(outcome, str)
+            self._results.publish(WorkResult(
+                id=item.id, worker=self.worker, ok=ok, reason='' if ok else outcome,
+                prediction_json=json.dumps(outcome) if ok else '', processing_s=seconds))
+        self.processed += len(items)
+
+    @staticmethod
+    def _members(item: WorkItem) -> List[Tuple[PayloadHeader, Optional[bytes], str]]:
+        if item.kind == WorkItem.KIND_STREAM:
+            return [(item.header, None, 'fresh')]
+        return [(m.payload_header, bytes(m.payload) if m.payload_fetched else None,
+                 _STATES.get(m.state, 'fresh')) for m in item.tuple.members if m.present]
+
+    def _fetch_all(self, items: List[WorkItem]) -> Dict[Tuple[str, int], FetchResult]:
+        """Fetch the payloads of all items' members at once, each (stream, seq) once."""
+        futures: Dict[Tuple[str, int], Future] = {}
+        results: Dict[Tuple[str, int], FetchResult] = {}
+        for item in items:
+            for header, data, _ in self._members(item):
+                key = (header.stream, header.seq)
+                if data is not None:
+                    results[key] = FetchResult(header, FetchStatus.OK, data, path='tuple')
+                elif key not in futures and key not in results:
+                    futures[key] = self.fetcher.fetch_async(header)
+        limit = time.monotonic() + self.fetcher.timeout * (self.fetcher.retries + 1) + 1.0
+        for key, future in futures.items():
+            done = threading.Event()
+            future.add_done_callback(lambda _, d=done: d.set())
+            if done.wait(max(0.0, limit - time.monotonic())) and future.result() is not None:
+                results[key] = future.result()
+        return results
+
+    def _prepare(self, item: WorkItem, fetched: Dict[Tuple[str, int], FetchResult]) -> Any:
+        """Decode an item's payloads; return a ``Prepared`` triple or the error text."""
+        stream_input = item.kind == WorkItem.KIND_STREAM
+        header_stamp = item.header.header.stamp if stream_input else item.tuple.header.stamp
+        inputs: Inputs = {m.stream: None for m in item.tuple.members}
+        provenance: Dict[str, Dict[str, Any]] = {}
+        for header, _, state in self._members(item):
+            result = fetched.get((header.stream, header.seq))
+            if result is None or not result.ok:
+                why = 'TIMEOUT' if result is None else f'{result.status.name} {result.reason}'
+                if stream_input:
+                    return f'{header.stream}#{header.seq}: {why}'
+                continue  # a missing member: the model's fill decides
+            try:
+                inputs[header.stream] = result.value()
+            except ValueError as exc:
+                return f'{header.stream}#{header.seq}: {exc}'
+            provenance[header.stream] = dict(seq=header.seq, stamp=to_sec(header.header.stamp),
+                                             state=state)
+        return inputs, provenance, to_sec(header_stamp)
+
+    def destroy_node(self) -> None:
+        """Stop the loop thread, then the node."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+        self.fetcher.close()
+        super().destroy_node()
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run until shutdown (or the queue's shutting_down); exit 2 on invalid parameters."""
+    rclpy.init(args=args)
+    try:
+        node = QueueWorker()
+    except ParameterError as exc:
+        rclpy.logging.get_logger('queue_worker').error(str(exc))
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin_until_future_complete(node.finished)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
