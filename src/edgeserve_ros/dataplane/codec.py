@@ -8,6 +8,7 @@ No pickle anywhere: numpy arrays travel in the ``.npy`` format with ``allow_pick
 
 from __future__ import annotations
 
+import array
 from dataclasses import dataclass
 import io
 import json
@@ -44,6 +45,21 @@ class Encoded:
     def size(self) -> int:
         """Return the payload size in bytes."""
         return sum(memoryview(p).nbytes for p in self.parts)
+
+
+def to_uint8_array(parts: Any) -> array.array:
+    """
+    Concatenate bytes-like parts into the ``array('B')`` a ROS ``uint8[]`` field stores.
+
+    One copy: assigning ``bytes`` to a message field would copy twice, and a memoryview
+    would be converted element by element.
+    """
+    out = array.array('B')
+    for part in parts:
+        view = memoryview(part)
+        out.frombytes(view if view.format in ('B', 'b', 'c') and view.ndim == 1
+                      else view.cast('B'))
+    return out
 
 
 def encode(value: Any) -> Encoded:

@@ -27,6 +27,7 @@ from edgeserve_ros.dataplane.serve import MAX_BATCH
 from edgeserve_ros.dataplane.shm import ShmAttachments, host_id
 from edgeserve_ros.dataplane.status import FetchStatus
 from edgeserve_ros.msg import PayloadHeader
+from edgeserve_ros.ros.qos import FETCH_QOS
 from edgeserve_ros.srv import FetchPayload
 
 
@@ -36,7 +37,8 @@ class FetchResult:
 
     header: PayloadHeader
     status: FetchStatus
-    data: Optional[bytes] = None
+    #: the payload bytes (``bytes`` or a zero-copy ``memoryview`` of the received message)
+    data: Optional[Any] = None
     reason: str = ''
     path: str = ''  # 'inline', 'shm' or 'service'
     seconds: float = 0.0
@@ -152,7 +154,7 @@ class PayloadFetcher:
 
     def _local(self, header: PayloadHeader) -> Optional[Tuple[FetchStatus, Any, str, str]]:
         if header.delivery == PayloadHeader.DELIVERY_EAGER:
-            return self._checked(header, bytes(header.inline_payload), 'inline')
+            return self._checked(header, memoryview(header.inline_payload), 'inline')
         if self._host and header.shm_name and header.host_id == self._host:
             reader = self._shm.reader(header.shm_name)
             data = reader.copy(header.shm_offset, stream_key(header.stream), header.seq,
@@ -161,7 +163,7 @@ class PayloadFetcher:
                 return self._checked(header, data, 'shm')
         return None
 
-    def _checked(self, header: PayloadHeader, data: bytes,
+    def _checked(self, header: PayloadHeader, data: Any,
                  path: str) -> Tuple[FetchStatus, Any, str, str]:
         if self.verify and zlib.crc32(data) != header.crc32:
             return FetchStatus.CORRUPT, None, 'CRC-32 mismatch', path
@@ -181,7 +183,7 @@ class PayloadFetcher:
         client = self._clients.get(first.fetch_service)
         if client is None:
             client = self.node.create_client(FetchPayload, first.fetch_service,
-                                             callback_group=self._group)
+                                             qos_profile=FETCH_QOS, callback_group=self._group)
             self._clients[first.fetch_service] = client
         request = FetchPayload.Request(stream=first.stream,
                                        seqs=[h.seq for h in pending.headers])
@@ -206,7 +208,7 @@ class PayloadFetcher:
                 outcomes.append((FetchStatus(answer[i].status), None, answer[i].reason,
                                  'service'))
             else:
-                outcomes.append(self._checked(header, bytes(answer[i].data), 'service'))
+                outcomes.append(self._checked(header, memoryview(answer[i].data), 'service'))
         self._complete(pending, outcomes)
 
     def _check_timeouts(self) -> None:

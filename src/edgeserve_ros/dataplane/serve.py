@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping
 
+from edgeserve_ros.dataplane.codec import to_uint8_array
 from edgeserve_ros.dataplane.status import FetchStatus
 from edgeserve_ros.msg import Payload
 
@@ -41,7 +42,7 @@ def answer_fetch(streams: Mapping[str, Any], request: Any, now: float) -> List[P
         else:
             msg = Payload(stream=request.stream, seq=seq, status=int(FetchStatus.OK),
                           crc32=slot.crc32)
-            msg.data = bytes(stream.ring.read(slot))
+            msg.data = to_uint8_array([stream.ring.read(slot)])
             out.append(msg)
     return out
 

@@ -25,7 +25,7 @@ from edgeserve_ros.dataplane.ring import PayloadRing, PayloadTooLarge
 from edgeserve_ros.dataplane.serve import answer_fetch
 from edgeserve_ros.dataplane.shm import SharedPayloadRing, host_id, shm_available
 from edgeserve_ros.msg import PayloadHeader
-from edgeserve_ros.ros.qos import EAGER_QOS, HEADER_QOS
+from edgeserve_ros.ros.qos import EAGER_QOS, FETCH_QOS, HEADER_QOS
 from edgeserve_ros.ros.timeconv import from_ns, from_sec
 from edgeserve_ros.srv import FetchPayload
 
@@ -93,7 +93,7 @@ class LazyStream:
         msg = self._header(enc, slot, stamp_ns, frame_id)
         if send_inline(self.options.delivery, slot.size, self.options.auto_threshold):
             msg.delivery = PayloadHeader.DELIVERY_EAGER
-            msg.inline_payload = b''.join(bytes(p) for p in enc.parts)
+            msg.inline_payload = codec.to_uint8_array(enc.parts)
         if self._faults.lose():
             return None
         delay = self._faults.delay()
@@ -147,7 +147,7 @@ class PayloadSource:
         self.host = host_id()
         self.fetch_requests = 0
         self._service = node.create_service(
-            FetchPayload, '~/fetch', self._on_fetch,
+            FetchPayload, '~/fetch', self._on_fetch, qos_profile=FETCH_QOS,
             callback_group=callback_group or MutuallyExclusiveCallbackGroup())
         self.service_name = node.resolve_service_name('~/fetch')
 

@@ -18,3 +18,9 @@ OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
 METRICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                          reliability=ReliabilityPolicy.BEST_EFFORT,
                          durability=DurabilityPolicy.VOLATILE)
+#: FetchPayload service and clients. The default service depth (10) loses replies when
+#: several consumers fetch at once (replies are delivered to every client of a service and
+#: each drops the others'), which surfaced as 10 s fetch timeouts in bench/fanout.py.
+FETCH_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=64,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.VOLATILE)
