@@ -104,13 +104,7 @@ class ConsumerNode(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the node until shutdown; exit 2 on invalid parameters."""
-    return run_node(ConsumerNode, 'consumer_node', args, until=_finished)
-
-
-def _finished(node: Node) -> Optional[Future]:
-    """Return the future that ends the run when ``expect`` payloads are set."""
-    assert isinstance(node, ConsumerNode)
-    return node.finished if node.expect else None
+    return run_node(ConsumerNode, 'consumer_node', args, until='finished')
 
 
 if __name__ == '__main__':

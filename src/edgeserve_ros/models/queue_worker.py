@@ -16,9 +16,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.task import Future
 import yaml
@@ -28,6 +26,7 @@ from edgeserve_ros.dataplane.status import FetchStatus
 from edgeserve_ros.models.loaders import load_models
 from edgeserve_ros.models.types import Inputs, Model
 from edgeserve_ros.msg import PayloadHeader, SyncMember, WorkItem, WorkResult
+from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import HEADER_QOS
 from edgeserve_ros.ros.timeconv import to_sec
@@ -251,23 +250,7 @@ class QueueWorker(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run until shutdown (or the queue's shutting_down); exit 2 on invalid parameters."""
-    rclpy.init(args=args)
-    try:
-        node = QueueWorker()
-    except ParameterError as exc:
-        rclpy.logging.get_logger('queue_worker').error(str(exc))
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin_until_future_complete(node.finished)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(QueueWorker, 'queue_worker', args, until='finished')
 
 
 if __name__ == '__main__':

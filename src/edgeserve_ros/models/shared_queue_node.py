@@ -16,9 +16,7 @@ import sys
 import time
 from typing import Any, Dict, Hashable, List, Optional
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.task import Future
 
@@ -26,6 +24,7 @@ from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
 from edgeserve_ros.models.shared_queue import ShardQueue
 from edgeserve_ros.msg import PayloadHeader, SyncedTuple, WorkItem, WorkResult
+from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import HEADER_QOS
 from edgeserve_ros.srv import PullWork
@@ -173,23 +172,7 @@ class SharedQueueNode(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run until shutdown (or ``expect`` predictions); exit 2 on invalid parameters."""
-    rclpy.init(args=args)
-    try:
-        node = SharedQueueNode()
-    except ParameterError as exc:
-        rclpy.logging.get_logger('shared_queue').error(str(exc))
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin_until_future_complete(node.finished)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(SharedQueueNode, 'shared_queue', args, until='finished')
 
 
 if __name__ == '__main__':

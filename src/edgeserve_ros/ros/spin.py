@@ -34,10 +34,12 @@ def make_executor(kind: Optional[str] = None) -> rclpy.executors.Executor:
 
 
 def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None,
-             until: Optional[Callable[[Node], Optional[Future]]] = None) -> int:
+             until: str = '') -> int:
     """
-    Run the node ``factory()`` builds until shutdown, or until the future ``until`` returns.
+    Run the node ``factory()`` builds until shutdown.
 
+    :param until: name of a :class:`Future` attribute of the node; the run also ends when
+        it completes (e.g. a consumer that got the payloads it expected)
     :returns: 0, or 2 when the node refused its parameters
     """
     rclpy.init(args=args)
@@ -50,7 +52,7 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
     executor = make_executor()
     executor.add_node(node)
     try:
-        done = until(node) if until is not None else None
+        done: Optional[Future] = getattr(node, until) if until else None
         if done is not None:
             executor.spin_until_future_complete(done)
         else:
