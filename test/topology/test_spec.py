@@ -83,3 +83,13 @@ def test_runner_reports_bad_file_and_missing_file(tmp_path, capsys):
     assert main([str(bad)]) == 2
     assert 'topology' in capsys.readouterr().err
     assert main([str(tmp_path / 'missing.yaml')]) == 2
+
+
+def test_planned_parameters_are_declared_by_their_nodes():
+    import importlib
+    for name in ('har', 'nids', 'qr'):
+        for kind in ('centralized', 'parallel', 'decentralized'):
+            for node in plan(load(str(CONFIGS / f'{name}.yaml'), [f'topology={kind}']), 'm'):
+                declared = {p.name for p in importlib.import_module(node.module).PARAMS}
+                unknown = set(node.params) - declared
+                assert not unknown, f'{node.module}: {unknown}'

@@ -34,12 +34,13 @@ def make_executor(kind: Optional[str] = None) -> rclpy.executors.Executor:
 
 
 def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None,
-             until: str = '') -> int:
+             until: str = '', linger: float = 0.0) -> int:
     """
     Run the node ``factory()`` builds until shutdown.
 
     :param until: name of a :class:`Future` attribute of the node; the run also ends when
         it completes (e.g. a consumer that got the payloads it expected)
+    :param linger: seconds to keep serving after ``until`` completed (late fetches)
     :returns: 0, or 2 when the node refused its parameters
     """
     rclpy.init(args=args)
@@ -55,6 +56,8 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
         done: Optional[Future] = getattr(node, until) if until else None
         if done is not None:
             executor.spin_until_future_complete(done)
+            if linger > 0:
+                executor.spin_until_future_complete(Future(), timeout_sec=linger)
         else:
             executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

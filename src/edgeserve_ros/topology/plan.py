@@ -126,7 +126,7 @@ def _source(spec: TopologySpec, index: int) -> NodeSpec:
         'speed': spec.speed, 'count': spec.count, 'seed': spec.seed, 'delivery': spec.delivery,
         'labels_topic': LABELS_TOPIC if index == 0 else '', 'header_delay': src.header_delay}
     return NodeSpec(f'source_{src.name}', 'edgeserve_ros.workloads.source_node',
-                    'workload_source_node', src.host, params)
+                    'workload_source', src.host, params)
 
 
 def _model(spec: TopologySpec, name: str, host: str, models_file: str, model: str,

@@ -17,6 +17,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 from typing import Any, Dict, IO, List, Optional
 
 import yaml
@@ -119,8 +120,10 @@ def run(spec: TopologySpec, args: argparse.Namespace) -> Optional[Dict[str, Any]
         ready = monitor.stdout.readline()
         if '"ready"' not in ready:
             raise RuntimeError('the topology did not come up (no prediction publisher)')
+        start_at = time.time() + 2.0  # one time base: rows of one example share a stamp
         for node in sources:
-            launcher.start(node.host, [py, '-m', node.module, *node.ros_args(), *log])
+            launcher.start(node.host, [py, '-m', node.module, *node.ros_args(),
+                                       '-p', f'start_time:={start_at:.3f}', *log])
         return _relay(monitor.stdout, args.human)
 
 

@@ -1,0 +1,163 @@
+"""Helpers for the model node tests: trained HAR models, node factories, stream probes."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Dict, List
+
+import joblib
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from edgeserve_ros.models.ensemble_node import EnsembleNode
+from edgeserve_ros.models.model_node import ModelNode
+from edgeserve_ros.msg import LatencyMetrics, PayloadHeader
+from edgeserve_ros.ros.qos import HEADER_QOS, METRICS_QOS
+from edgeserve_ros.workloads.har import GROUPS
+from edgeserve_ros.workloads.har_train import train_har_models
+from edgeserve_ros.workloads.source_node import WorkloadSource
+
+GROUP_TOPICS = [f'/har/{g[0]}' for g in GROUPS]
+QR_TEXT = 'edgeserve-ros/qr/0'
+
+
+def params(**values):
+    """Return rclpy parameter overrides from keyword arguments."""
+    return [Parameter(k, value=v) for k, v in values.items()]
+
+
+def write_models(directory, seed):
+    """Train the HAR forests, save them with joblib; return (models YAML path, stacker path)."""
+    all_rf, group_rfs, stacker = train_har_models(seed=seed, n_estimators=10)
+    lines = ['models:']
+    joblib.dump(all_rf, directory / 'har_all.joblib')
+    widths = ', '.join(f'{t}: {g[2] - g[1] + 1}' for t, g in zip(GROUP_TOPICS, GROUPS))
+    lines.append(f'  - {{name: har_all, kind: sklearn, path: {directory}/har_all.joblib, '
+                 f'inputs: [{", ".join(GROUP_TOPICS)}], fill: zeros, widths: {{{widths}}}}}')
+    for i, rf in enumerate(group_rfs):
+        joblib.dump(rf, directory / f'har_g{i}.joblib')
+        # bare group names: bound to the /har/<group> streams by their last component
+        lines.append(f'  - {{name: har_g{i}, kind: sklearn, path: {directory}/har_g{i}.joblib, '
+                     f'inputs: [{GROUPS[i][0]}]}}')
+    lines.append('  - {name: qr, kind: opencv_qr, input: image, scale: 0.5}')
+    path = directory / 'models.yaml'
+    path.write_text('\n'.join(lines) + '\n')
+    joblib.dump(stacker, directory / 'stacker.joblib')
+    return str(path), str(directory / 'stacker.joblib')
+
+
+def named(name):
+    """Return the cli_args that rename a node (several of one class in one process)."""
+    return ['--ros-args', '-r', f'__node:={name}']
+
+
+def source(context, name, **values):
+    """Return a workload_source node named ``name``."""
+    return WorkloadSource(context=context, cli_args=named(name),
+                          parameter_overrides=params(**values))
+
+
+def model(context, name, **values):
+    """Return a model_node named ``name``."""
+    return ModelNode(context=context, cli_args=named(name), parameter_overrides=params(**values))
+
+
+def ensemble(context, **values):
+    """Return an ensemble node."""
+    return EnsembleNode(context=context, parameter_overrides=params(**values))
+
+
+class Stream:
+    """Records the JSON items of a stream (inline payloads) with their stamp and arrival."""
+
+    def __init__(self, node: Node, topic: str) -> None:
+        self.items: List[Any] = []
+        self.stamps: List[float] = []
+        self.arrivals: List[float] = []
+        self.lock = threading.Lock()
+        node.create_subscription(PayloadHeader, topic, self._on, HEADER_QOS)
+
+    def _on(self, msg: PayloadHeader) -> None:
+        assert msg.delivery == PayloadHeader.DELIVERY_EAGER, 'JSON streams travel inline'
+        with self.lock:
+            self.items.append(json.loads(bytes(msg.inline_payload)))
+            self.stamps.append(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
+            self.arrivals.append(time.time())
+
+    def __len__(self) -> int:
+        with self.lock:
+            return len(self.items)
+
+    def issued(self):
+        """Return ``(arrival time, label)`` per item (predictions, for real-time accuracy)."""
+        with self.lock:
+            return [(t, item['label']) for t, item in zip(self.arrivals, self.items)]
+
+    def stamped(self):
+        """Return ``(stamp, label)`` per item (the ground-truth label stream)."""
+        with self.lock:
+            return [(t, item['label']) for t, item in zip(self.stamps, self.items)]
+
+
+def _arg(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, list):
+        return '[' + ', '.join(repr(v) for v in value) + ']'
+    return repr(value) if isinstance(value, float) or value == '' else str(value)
+
+
+class Processes:
+    """Starts nodes as ``python -m module --ros-args ...`` processes on one domain."""
+
+    def __init__(self, domain_id, log_dir) -> None:
+        self.env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id))
+        self.log_dir = log_dir
+        self.procs: Dict[str, subprocess.Popen] = {}
+
+    def start(self, module, name, **values):
+        """Start node ``name`` of ``module`` with parameters ``values``; return the Popen."""
+        cmd = [sys.executable, '-m', module, '--ros-args', '-r', f'__node:={name}']
+        for key, value in values.items():
+            cmd += ['-p', f'{key}:={_arg(value)}']
+        log = open(self.log_dir / f'{name}.log', 'w')
+        self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        log.close()
+        return self.procs[name]
+
+    def log(self, name):
+        """Return what node ``name`` has logged so far."""
+        return (self.log_dir / f'{name}.log').read_text()
+
+    def close(self) -> None:
+        """Stop every process that still runs."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class Metrics:
+    """Records the LatencyMetrics of one role."""
+
+    def __init__(self, node: Node, role: str = 'model') -> None:
+        self.role = role
+        self.items: List[LatencyMetrics] = []
+        node.create_subscription(LatencyMetrics, '/edgeserve/metrics', self._on, METRICS_QOS)
+
+    def _on(self, msg: LatencyMetrics) -> None:
+        if msg.role == self.role:
+            self.items.append(msg)
+
+    def p50(self, field):
+        """Return the median of ``field`` over the recorded messages (NaN if none)."""
+        values = sorted(getattr(m, field) for m in list(self.items))
+        return values[len(values) // 2] if values else float('nan')

@@ -1,0 +1,153 @@
+"""
+Model nodes with real rclpy: centralized HAR, decentralized ensemble, QR, bad parameters.
+
+HAR pipelines run as node processes (as deployed) on the test's own ROS domain, probed from
+this process; HAR sources share a ``start_time`` so the four column groups of one example
+carry the same stamp. QR and parameter checks run the nodes in this process.
+"""
+
+import time
+
+from conftest import wait_for
+from models_support import (ensemble, GROUP_TOPICS, Metrics, model, Processes, QR_TEXT,
+                            source, Stream, write_models)
+import pytest
+from rclpy.node import Node
+
+from edgeserve_ros.models.metrics import real_time_accuracy
+from edgeserve_ros.ros.params import ParameterError
+
+pytestmark = pytest.mark.ros
+
+SPEED = 2.0  # as in the paper
+SECONDS = 4.0
+COUNT = int(SECONDS * SPEED / 0.033)
+SEED = 16  # its test run starts with two activities (Stand, Walk) within 8 s
+MODEL = 'edgeserve_ros.models.model_node'
+
+
+@pytest.fixture(scope='module')
+def har_files(tmp_path_factory):
+    """Return (models YAML, stacker file) with forests trained on the HAR training runs."""
+    return write_models(tmp_path_factory.mktemp('har_models'), SEED)
+
+
+@pytest.fixture
+def procs(domain_id, tmp_path):
+    """Start node processes on the test's domain; stop them after the test."""
+    processes = Processes(domain_id, tmp_path)
+    yield processes
+    processes.close()
+
+
+def _play_har(spinner, ros_context, probe, ready, delays=(0.0, 0.0, 0.0, 0.0)):
+    """Once ``ready()``, play the four HAR group sources in lockstep; wait until done."""
+    assert wait_for(ready, 30.0), 'downstream node processes did not come up'
+    start = time.time() + 1.0  # the node clock is the system clock
+    sources = [spinner.add(source(ros_context, f'har_src{i}', workload='har', part=i,
+                                  stream=GROUP_TOPICS[i], speed=SPEED, count=COUNT, seed=SEED,
+                                  start_time=start, header_delay=delays[i]))
+               for i in range(4)]
+    assert wait_for(lambda: all(s.finished.done() for s in sources), SECONDS + 10.0)
+    assert sum(s.schedule.skipped for s in sources) < 0.3 * 4 * COUNT  # starved if loaded
+    time.sleep(0.3)
+    return [s.published for s in sources]
+
+
+def test_har_centralized_tuples_real_time_accuracy(spinner, ros_context, procs, har_files):
+    models, _ = har_files
+    probe = spinner.add(Node('probe', context=ros_context))
+    predictions, labels = Stream(probe, '/predictions'), Stream(probe, '/edgeserve/labels')
+    metrics = Metrics(probe)
+    procs.start('edgeserve_ros.sync.sync_node', 'sync_node', streams=GROUP_TOPICS,
+                period=0.02, max_skew=0.01, max_age=0.5, output_topic='/synced')
+    procs.start(MODEL, 'har_all', model_file=models, model='har_all', input='/synced',
+                input_kind='tuple', output_stream='/predictions', max_batch=4, max_delay=0.005)
+    published = _play_har(spinner, ros_context, probe, lambda: probe.count_subscribers(
+        '/synced') >= 1 and all(probe.count_subscribers(t) >= 1 for t in GROUP_TOPICS))
+    accuracy = real_time_accuracy(predictions.issued(), labels.stamped())
+    e2e = metrics.p50('end_to_end')
+    print(f'\ncentralized: {len(predictions)} predictions, {len(labels)} labels, real-time '
+          f'accuracy {accuracy:.3f}, end-to-end p50 {e2e * 1e3:.1f} ms, processing p50 '
+          f'{metrics.p50("processing") * 1e3:.2f} ms')
+    assert len(labels) == published[0]
+    assert len(predictions) >= 0.7 * SECONDS / 0.02
+    assert accuracy >= 0.8
+    middle = predictions.items[len(predictions) // 2]
+    assert sorted(middle['inputs']) == sorted(GROUP_TOPICS) and middle['model'] == 'har_all'
+    assert {m['state'] for m in middle['inputs'].values()} <= {'fresh', 'reused', 'imputed'}
+    assert len(metrics.items) >= 0.5 * len(predictions) and e2e < 0.2
+
+
+def test_decentralized_ensemble_tolerates_a_late_stream(spinner, ros_context, procs,
+                                                        har_files):
+    models, _ = har_files
+    probe = spinner.add(Node('probe', context=ros_context))
+    combined, labels = Stream(probe, '/ensemble'), Stream(probe, '/edgeserve/labels')
+    late_local = Stream(probe, '/pred/g3')
+    for i in range(4):
+        procs.start(MODEL, f'har_g{i}', model_file=models, model=f'har_g{i}',
+                    input=GROUP_TOPICS[i], input_kind='stream', output_stream=f'/pred/g{i}',
+                    max_batch=4, max_delay=0.02)
+    procs.start('edgeserve_ros.models.ensemble_node', 'ensemble',
+                inputs=[f'/pred/g{i}' for i in range(4)], rule='majority', period=0.03,
+                max_skew=0.1, max_age=1.0, output_stream='/ensemble')
+    published = _play_har(spinner, ros_context, probe, lambda: all(
+        probe.count_subscribers(t) >= 1 for t in GROUP_TOPICS) and all(
+        probe.count_subscribers(f'/pred/g{i}') >= 1 + (i == 3) for i in range(4)),
+        delays=(0.0, 0.0, 0.0, 0.025))
+    wait_for(lambda: len(late_local) >= 0.8 * published[3], 5.0)  # a loaded host lags
+    accuracy = real_time_accuracy(combined.issued(), labels.stamped())
+    late = [p for p in combined.items if '/pred/g3' in p['dropped']]
+    # judged at the newest data used: the model quality, whatever the host's backlog
+    by_data = real_time_accuracy([(max(p['inputs'][s]['stamp'] for s in p['used']), p['label'])
+                                  for p in combined.items], labels.stamped())
+    lag = sorted(t - s for t, s in zip(combined.arrivals, combined.stamps))
+    print(f'\ndecentralized: {len(combined)} predictions, real-time accuracy {accuracy:.3f} '
+          f'({by_data:.3f} at the data time, lag p50 {lag[len(lag) // 2] * 1e3:.0f} ms), late '
+          f'stream dropped in {len(late)}, late local predictions {len(late_local)}')
+    assert len(late_local) >= 0.8 * published[3]  # the late source's model still predicts
+    assert len(combined) >= 0.25 * SECONDS / 0.03  # fewer when the host is starved
+    assert by_data >= 0.8 and accuracy >= 0.6  # real-time accuracy suffers on a busy host
+    assert all(p['used'] and p['label'] is not None for p in combined.items)
+    assert any(len(p['used']) >= 3 for p in combined.items)
+
+
+def test_qr_camera_stream_decodes_the_text(spinner, ros_context, har_files):
+    models, _ = har_files
+    probe = spinner.add(Node('probe', context=ros_context))
+    predictions = Stream(probe, '/qr/predictions')
+    spinner.add(model(ros_context, 'qr_model', model_file=models, model='qr',
+                      input='/qr/cam_a', input_kind='stream', output_stream='/qr/predictions'))
+    assert wait_for(lambda: probe.count_subscribers('/qr/cam_a') >= 1, 10.0)
+    cam = spinner.add(source(ros_context, 'qr_src', workload='qr', part=0, stream='/qr/cam_a',
+                             speed=0.5, count=5))
+    assert wait_for(lambda: cam.finished.done() and len(predictions) >= cam.published, 20.0)
+    assert cam.published >= 3  # frames due while the host is starved are skipped
+    assert [p['label'] for p in predictions.items] == [QR_TEXT] * cam.published
+    detection = predictions.items[0]['extra']['detections'][0]
+    assert len(detection['points']) == 4 and detection['text'] == QR_TEXT
+
+
+def test_bad_parameters_name_the_key(ros_context, har_files, tmp_path):
+    models, _ = har_files
+    with pytest.raises(ParameterError, match="model='nope'"):
+        model(ros_context, 'm1', model_file=models, model='nope')
+    with pytest.raises(ParameterError, match='model_file'):
+        model(ros_context, 'm2', model='har_all')
+    with pytest.raises(ParameterError, match='model_file'):
+        model(ros_context, 'm3', model_file=str(tmp_path / 'missing.yaml'), model='har_all')
+    with pytest.raises(ParameterError, match='input_kind'):
+        model(ros_context, 'm4', model_file=models, model='har_all', input_kind='image')
+    with pytest.raises(ParameterError, match='part'):
+        source(ros_context, 's1', workload='qr', part=3)
+    with pytest.raises(ParameterError, match='stacker_file'):
+        ensemble(ros_context, inputs=['/a', '/b'], rule='stacker')
+    with pytest.raises(ParameterError, match='weights'):
+        ensemble(ros_context, inputs=['/a', '/b', '/c'], rule='weighted', weights=[1.0, 2.0])
+
+
+def test_main_exits_2_on_bad_parameters(procs):
+    proc = procs.start(MODEL, 'bad_model', model_file='', model='har_all')
+    assert proc.wait(timeout=20) == 2
+    assert 'model_file' in procs.log('bad_model')
