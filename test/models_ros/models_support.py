@@ -55,7 +55,9 @@ def named(name):
 
 
 def source(context, name, **values):
-    """Return a workload_source node named ``name``."""
+    """Return a workload_source node named ``name`` (only part 0 publishes the labels)."""
+    if values.get('part', 0) > 0:
+        values.setdefault('labels_topic', '')
     return WorkloadSource(context=context, cli_args=named(name),
                           parameter_overrides=params(**values))
 

@@ -40,6 +40,8 @@ PARAMS = [
     ParamSpec('model_file', '', 'YAML file with a `models:` list (see models.loaders).'),
     ParamSpec('model', '', "Model name in model_file ('' if the file holds one model)."),
     ParamSpec('input', 'synced', 'Input topic (SyncedTuple or PayloadHeader, see input_kind).'),
+    ParamSpec('more_inputs', [''], 'Further PayloadHeader topics (input_kind stream): every '
+              'header of every input topic is one example.'),
     ParamSpec('input_kind', 'tuple', 'Input message type.', choices=('tuple', 'stream')),
     ParamSpec('output_stream', 'predictions', 'Prediction stream topic.'),
     ParamSpec('max_batch', 1, 'Predict as soon as this many inputs wait.', 1, 4096),
@@ -90,8 +92,9 @@ class ModelNode(Node):
         inputs_group = MutuallyExclusiveCallbackGroup()
         model_group = MutuallyExclusiveCallbackGroup()  # the model runs on one thread
         msg_type = PayloadHeader if self.stream_kind else SyncedTuple
-        self.create_subscription(msg_type, p['input'], self._on_input, HEADER_QOS,
-                                 callback_group=inputs_group)
+        for topic in [p['input']] + [t for t in p['more_inputs'] if t]:
+            self.create_subscription(msg_type, topic, self._on_input, HEADER_QOS,
+                                     callback_group=inputs_group)
         self._guard = self.create_guard_condition(self._drain, callback_group=model_group)
         if p['max_delay'] > 0:
             self.create_timer(max(0.001, p['max_delay'] / 4), self._drain,

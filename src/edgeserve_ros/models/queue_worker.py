@@ -5,7 +5,7 @@ One loop thread pulls up to ``max_items`` work items from ``/<queue>/pull`` (sle
 ``idle_backoff`` when there are none), fetches the payloads the items need, runs the model on
 them as one micro-batch and publishes one ``WorkResult`` per item on ``/<queue>/results``. The
 executor only serves the replies of the pull and fetch services, so a slow model never blocks
-them. The model-running code is :func:`run_batch` (rclpy-free).
+them. The model runs through :func:`edgeserve_ros.models.prediction.predict_tuples` (rclpy-free).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any, Dict, List, Optional, Tuple
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.task import Future
-import yaml
 
 from edgeserve_ros.dataplane.fetcher import FetchResult, PayloadFetcher
 from edgeserve_ros.dataplane.status import FetchStatus
-from edgeserve_ros.models.loaders import load_models
-from edgeserve_ros.models.types import Inputs, Model
+from edgeserve_ros.models.prediction import (InputBinding, load_named_model, model_inputs,
+                                             ModelSelectError, predict_tuples)
+from edgeserve_ros.models.types import Inputs
 from edgeserve_ros.msg import PayloadHeader, SyncMember, WorkItem, WorkResult
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
@@ -40,8 +40,8 @@ PARAMS = [
     ParamSpec('worker_name', '', "Worker identity in pulls and results ('' = node name)."),
     ParamSpec('max_items', 4, 'Micro-batch size: items wanted per pull.', 1, 4096),
     ParamSpec('fetch_timeout', 2.0, 'Seconds to wait for one fetch answer.', 0.001, 600.0),
-    ParamSpec('idle_backoff', 0.005, 'Seconds between pulls while the queue is empty.',
-              0.0, 10.0),
+    ParamSpec('idle_backoff', 0.005, 'Seconds before pulling again after an empty pull; '
+              'doubles with every further empty pull, up to 64x.', 0.0, 10.0),
     ParamSpec('pull_timeout', 1.0, 'Seconds to wait for a pull answer.', 0.001, 600.0),
     ParamSpec('prefetch', False, 'Pull the next micro-batch while the model runs (hides the '
               'pull latency; the worker then holds up to two micro-batches at once).'),
@@ -50,60 +50,6 @@ _STATES = {SyncMember.STATE_FRESH: 'fresh', SyncMember.STATE_REUSED: 'reused',
            SyncMember.STATE_IMPUTED: 'imputed'}
 #: One item ready for the model: (inputs, provenance {stream: {seq, stamp, state}}, tick).
 Prepared = Tuple[Inputs, Dict[str, Dict[str, Any]], float]
-
-
-def load_named_model(path: str, name: str) -> Tuple[str, Model]:
-    """
-    Load model ``name`` (or the only one) from the YAML file ``path``.
-
-    :raises ParameterError: naming model_file or model
-    """
-    try:
-        with open(path, encoding='utf-8') as f:
-            models = load_models(yaml.safe_load(f))
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise ParameterError(f'model_file={path!r}: {exc}') from None
-    if not name and len(models) == 1:
-        name = next(iter(models))
-    if name not in models:
-        raise ParameterError(f'model={name!r}: not in {path} (has {", ".join(models)})')
-    return name, models[name]
-
-
-def _scalar(value: Any) -> Any:
-    value = value.item() if hasattr(value, 'item') else value
-    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
-
-
-def run_batch(model: Model, name: str, items: List[Prepared], worker: str) -> List[Any]:
-    """
-    Predict a micro-batch; return per item a prediction JSON dict or the error text.
-
-    A failing batch is retried item by item, so one bad item fails alone.
-    """
-    begin = time.perf_counter()
-    try:
-        preds: List[Any] = list(model.predict_batch([inputs for inputs, _, _ in items]))
-    except Exception:  # noqa: BLE001 - isolate the failing items below
-        preds = []
-        for inputs, _, _ in items:
-            try:
-                preds.extend(model.predict_batch([inputs]))
-            except Exception as exc:  # noqa: BLE001 - reported in the WorkResult
-                preds.append(f'{type(exc).__name__}: {exc}')
-    seconds = time.perf_counter() - begin
-    out: List[Any] = []
-    for (_, provenance, tick), pred in zip(items, preds):
-        if isinstance(pred, str):
-            out.append(pred)
-            continue
-        out.append(dict(
-            model=name, label=_scalar(pred.label),
-            proba=None if pred.proba is None else [float(p) for p in pred.proba],
-            classes=None if pred.classes is None else [_scalar(c) for c in pred.classes],
-            tick=tick, inputs=provenance, processing_s=seconds, batch=len(items),
-            worker=worker))
-    return out
 
 
 class QueueWorker(Node):
@@ -116,7 +62,11 @@ class QueueWorker(Node):
             raise ParameterError(f'{self.get_name()}: queue must name a shared_queue node')
         if not p['model_file']:
             raise ParameterError(f'{self.get_name()}: model_file is required')
-        self.model_name, self.model = load_named_model(p['model_file'], p['model'])
+        try:
+            self.model_name, self.model = load_named_model(p['model_file'], p['model'])
+        except ModelSelectError as exc:
+            raise ParameterError(f'{self.get_name()}: {exc}') from None
+        self.binding = InputBinding(model_inputs(self.model))
         self.worker = p['worker_name'] or self.get_name()
         self.max_items, self.backoff = p['max_items'], p['idle_backoff']
         self.pull_timeout, self.prefetch = p['pull_timeout'], p['prefetch']
@@ -157,6 +107,7 @@ class QueueWorker(Node):
 
     def _loop(self) -> None:
         ahead: Optional[Future] = None  # the prefetched next pull
+        idle = 0  # empty pulls in a row: the backoff doubles up to 64x, so idle workers rest
         while not self._stop.is_set():
             items, shutting_down = self._answer(ahead or self._request())
             ahead = None
@@ -165,8 +116,10 @@ class QueueWorker(Node):
                 self.finished.set_result(True)
                 return
             if not items:
-                self._stop.wait(self.backoff)
+                self._stop.wait(self.backoff * (1 << min(idle, 6)))
+                idle += 1
                 continue
+            idle = 0
             if self.prefetch:
                 ahead = self._request()
             try:
@@ -182,13 +135,17 @@ class QueueWorker(Node):
         fetched = self._fetch_all(items)
         prepared = [self._prepare(item, fetched) for item in items]
         ready = [p for p in prepared if not isinstance(p, str)]
-        outcomes = iter(run_batch(self.model, self.model_name, ready, self.worker))
+        outcomes = iter(predict_tuples(
+            self.model, [inputs for inputs, _, _ in ready],
+            [{'tick': tick, 'inputs': prov} for _, prov, tick in ready],
+            self.model_name, self.worker))
         seconds = time.perf_counter() - begin
         for item, prep in zip(items, prepared):
             outcome = prep if isinstance(prep, str) else next(outcomes)
-            ok = not isinstance(outcome, str)
+            ok = isinstance(outcome, dict) and 'error' not in outcome
+            reason = '' if ok else (outcome if isinstance(outcome, str) else outcome['error'])
             self._results.publish(WorkResult(
-                id=item.id, worker=self.worker, ok=ok, reason='' if ok else outcome,
+                id=item.id, worker=self.worker, ok=ok, reason=reason,
                 prediction_json=json.dumps(outcome) if ok else '', processing_s=seconds))
         self.processed += len(items)
 
@@ -222,7 +179,7 @@ class QueueWorker(Node):
         """Decode an item's payloads; return a ``Prepared`` triple or the error text."""
         stream_input = item.kind == WorkItem.KIND_STREAM
         header_stamp = item.header.header.stamp if stream_input else item.tuple.header.stamp
-        inputs: Inputs = {m.stream: None for m in item.tuple.members}
+        inputs: Inputs = {name: None for name in self.binding.inputs or ()}
         provenance: Dict[str, Dict[str, Any]] = {}
         for header, _, state in self._members(item):
             result = fetched.get((header.stream, header.seq))
@@ -231,8 +188,11 @@ class QueueWorker(Node):
                 if stream_input:
                     return f'{header.stream}#{header.seq}: {why}'
                 continue  # a missing member: the model's fill decides
+            name = self.binding(header.stream, only=stream_input)
+            if name is None:
+                continue  # a stream this model does not use
             try:
-                inputs[header.stream] = result.value()
+                inputs[name] = result.value()
             except ValueError as exc:
                 return f'{header.stream}#{header.seq}: {exc}'
             provenance[header.stream] = dict(seq=header.seq, stamp=to_sec(header.header.stamp),

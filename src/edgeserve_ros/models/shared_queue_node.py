@@ -31,6 +31,8 @@ from edgeserve_ros.srv import PullWork
 
 PARAMS = [
     ParamSpec('input', 'synced', 'Input topic (SyncedTuple or PayloadHeader, see input_kind).'),
+    ParamSpec('more_inputs', [''], 'Further PayloadHeader topics (input_kind stream): every '
+              'header of every input topic is one example.'),
     ParamSpec('input_kind', 'tuple', 'Input message type.', choices=('tuple', 'stream')),
     ParamSpec('lease_timeout', 1.0, 'Seconds a worker may hold an item without pulling or '
               'answering before the item is re-sent.', 0.001, 3600.0),
@@ -64,8 +66,9 @@ class SharedQueueNode(Node):
         self._ids = itertools.count()
         group = MutuallyExclusiveCallbackGroup()  # the ShardQueue is single-threaded
         msg_type = SyncedTuple if self.kind == WorkItem.KIND_TUPLE else PayloadHeader
-        self.create_subscription(msg_type, p['input'], self._on_input, HEADER_QOS,
-                                 callback_group=group)
+        for topic in [p['input']] + [t for t in p['more_inputs'] if t]:
+            self.create_subscription(msg_type, topic, self._on_input, HEADER_QOS,
+                                     callback_group=group)
         self.create_service(PullWork, '~/pull', self._on_pull, callback_group=group)
         self.create_subscription(WorkResult, '~/results', self._on_result, HEADER_QOS,
                                  callback_group=group)

@@ -33,6 +33,8 @@ class Monitor(Node):
         self.predictions_topic = predictions
         self.predictions: List[Tuple[float, Any]] = []
         self.labels: List[Tuple[float, Any]] = []
+        self.label_at: Dict[float, Any] = {}  # stamp -> label, for per-example accuracy
+        self.matched: List[bool] = []
         self.end_to_end: List[float] = []
         self.last: Optional[Dict[str, Any]] = None
         self.create_subscription(PayloadHeader, predictions, self._on_prediction, HEADER_QOS)
@@ -54,13 +56,19 @@ class Monitor(Node):
         self.predictions.append((now, value.get('label')))
         stamps = [float(m['stamp']) for m in (value.get('inputs') or {}).values()
                   if isinstance(m, dict) and m.get('stamp') is not None]
+        truth = [self.label_at[round(s, 6)] for s in stamps if round(s, 6) in self.label_at]
+        if truth:
+            self.matched.append(value.get('label') == truth[0])
         self.end_to_end.append(now - (min(stamps) if stamps else to_sec(msg.header.stamp)))
         self.last = value
 
     def _on_label(self, msg: PayloadHeader) -> None:
         value = self._payload(msg)
         if value is not None:
-            self.labels.append((to_sec(msg.header.stamp), value.get('label')))
+            stamp = to_sec(msg.header.stamp)
+            self.labels.append((stamp, value.get('label')))
+            if len(self.label_at) < 1_000_000:  # bounded
+                self.label_at[round(stamp, 6)] = value.get('label')
 
     def report(self, elapsed: float, event: str) -> Dict[str, Any]:
         """Return the metrics so far as a dict."""
@@ -70,6 +78,8 @@ class Monitor(Node):
                'labels': len(self.labels),
                'real_time_accuracy': round(real_time_accuracy(self.predictions, self.labels), 4),
                'real_time_f1': round(real_time_f1(self.predictions, self.labels), 4),
+               'example_accuracy': (round(sum(self.matched) / len(self.matched), 4)
+                                    if self.matched else None),
                'e2e_p50_ms': round(e2e['p50'] * 1e3, 2), 'e2e_p99_ms': round(e2e['p99'] * 1e3, 2),
                'last_label': (self.last or {}).get('label'),
                'last_truth': self.labels[-1][1] if self.labels else None}
@@ -84,6 +94,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--seconds', type=float, default=20.0, help='how long to watch')
     parser.add_argument('--idle', type=float, default=5.0,
                         help='stop after this many seconds without a prediction')
+    parser.add_argument('--startup', type=float, default=90.0,
+                        help='give up when no prediction came within this many seconds')
     args, ros_args = parser.parse_known_args(argv)
     rclpy.init(args=ros_args)
     node = Monitor(args.predictions, args.labels)
@@ -105,6 +117,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 next_print += 1.0
                 print(json.dumps(node.report(now - start, 'progress')), flush=True)
             if start is not None and (now - start > args.seconds or now - last_change > args.idle):
+                break
+            if start is None and now - last_change > args.startup:
+                node.get_logger().error(f'no prediction on {args.predictions} within '
+                                        f'{args.startup:.0f} s')
                 break
         elapsed = (last_change - start) if start is not None else 0.0
         print(json.dumps(node.report(elapsed, 'summary')), flush=True)

@@ -11,9 +11,8 @@ network namespace per host), so both start exactly the same nodes.
 - decentralized: each source -> its local model_node (on the source's host) -> ensemble
 
 Without synchronization (``synchronize: false``, e.g. NIDS flows, paper section 6.5) every
-example stands alone: centralized and parallel sources share one ``flows`` topic read by the
-model node or the shared queue, and decentralized local models publish straight to the
-prediction topic (no ensemble).
+example stands alone: the model node or the shared queue reads every source's topic, and
+decentralized local models publish straight to the prediction topic (no ensemble).
 """
 
 from __future__ import annotations
@@ -49,6 +48,8 @@ def _param_text(value: Any) -> str:
         return 'true' if value else 'false'
     if isinstance(value, (list, tuple)):
         return '[' + ','.join(_param_text(v) for v in value) + ']'
+    if value == '':
+        return "''"  # an empty string must be quoted for the ROS argument parser
     return str(value)
 
 
@@ -61,7 +62,8 @@ def plan(spec: TopologySpec, models_file: str) -> List[NodeSpec]:
     """
     Return the nodes of ``spec``; ``models_file`` is the models YAML the model nodes load.
 
-    Part 0 of the workload also publishes the ground-truth labels on ``LABELS_TOPIC``.
+    Part 0 of the workload publishes the ground-truth labels on ``LABELS_TOPIC`` (every part,
+    when examples are independent and each part labels its own).
     """
     nodes = [_source(spec, i) for i in range(len(spec.sources))]
     streams = [source_topic(spec, s.name) for s in spec.sources]
@@ -86,7 +88,9 @@ def plan(spec: TopologySpec, models_file: str) -> List[NodeSpec]:
                                      if spec.ensemble_weights else {})}))
         return nodes
     if not spec.synchronize:
-        return nodes + _central(spec, models_file, streams[0], 'stream')
+        central = _central(spec, models_file, streams[0], 'stream')
+        central[0].params['more_inputs'] = streams[1:] or ['']
+        return nodes + central
     synced = spec.topic('synced')
     nodes.append(NodeSpec('sync', 'edgeserve_ros.sync.sync_node', 'sync_node', spec.model_host, {
         'streams': streams, 'period': spec.period, 'max_skew': spec.max_skew,
@@ -113,9 +117,7 @@ def _central(spec: TopologySpec, models_file: str, topic: str, kind: str) -> Lis
 
 
 def source_topic(spec: TopologySpec, source: str) -> str:
-    """Return the topic a source publishes on (shared ``flows`` without synchronization)."""
-    if not spec.synchronize and spec.topology != 'decentralized':
-        return spec.topic('flows')
+    """Return the topic a source publishes on."""
     return spec.topic(source)
 
 
@@ -124,7 +126,8 @@ def _source(spec: TopologySpec, index: int) -> NodeSpec:
     params: Dict[str, Any] = {
         'workload': spec.workload, 'part': src.part, 'stream': source_topic(spec, src.name),
         'speed': spec.speed, 'count': spec.count, 'seed': spec.seed, 'delivery': spec.delivery,
-        'labels_topic': LABELS_TOPIC if index == 0 else '', 'header_delay': src.header_delay}
+        'labels_topic': LABELS_TOPIC if index == 0 or not spec.synchronize else '',
+        'header_delay': src.header_delay}
     return NodeSpec(f'source_{src.name}', 'edgeserve_ros.workloads.source_node',
                     'workload_source', src.host, params)
 

@@ -90,9 +90,15 @@ def _relay(stream: IO[str], human: bool) -> Optional[Dict[str, Any]]:
             print(f'  {"done" if event["event"] == "summary" else "t=":>4}{event["t"]:6.1f} s  '
                   f'predictions {event["predictions"]:5d} ({event["rate_hz"]:5.1f}/s)  '
                   f'real-time accuracy {event["real_time_accuracy"]:.3f}  '
-                  f'F1 {event["real_time_f1"]:.3f}  e2e p50 {event["e2e_p50_ms"]:7.1f} ms  '
+                  f'F1 {event["real_time_f1"]:.3f}  '
+                  f'{_example(event)}e2e p50 {event["e2e_p50_ms"]:7.1f} ms  '
                   f'last {event["last_label"]} (truth {event["last_truth"]})', flush=True)
     return summary
+
+
+def _example(event: Dict[str, Any]) -> str:
+    value = event.get('example_accuracy')
+    return f'per-example accuracy {value:.3f}  ' if value is not None else ''
 
 
 def run(spec: TopologySpec, args: argparse.Namespace) -> Optional[Dict[str, Any]]:
@@ -120,10 +126,13 @@ def run(spec: TopologySpec, args: argparse.Namespace) -> Optional[Dict[str, Any]
         ready = monitor.stdout.readline()
         if '"ready"' not in ready:
             raise RuntimeError('the topology did not come up (no prediction publisher)')
-        start_at = time.time() + 2.0  # one time base: rows of one example share a stamp
-        for node in sources:
+        start_at = time.time() + 4.0  # one time base (rows of one example share a stamp),
+        # far enough ahead for every source process to be up
+        for i, node in enumerate(sources):
+            # independent examples (NIDS flows) get distinct stamps: sources 1 ms apart
+            begin = start_at + (0.0 if spec.synchronize else i * 1e-3)
             launcher.start(node.host, [py, '-m', node.module, *node.ros_args(),
-                                       '-p', f'start_time:={start_at:.3f}', *log])
+                                       '-p', f'start_time:={begin:.3f}', *log])
         return _relay(monitor.stdout, args.human)
 
 

@@ -51,7 +51,7 @@ def _har(spec: TopologySpec, out_dir: pathlib.Path, inputs: Dict[int, str]) -> L
 def _nids(spec: TopologySpec, out_dir: pathlib.Path, inputs: Dict[int, str]) -> List[Any]:
     from edgeserve_ros.workloads.nids import generate_flows, train_nids_classifier
     forest = train_nids_classifier(generate_flows(20000, seed=spec.seed + 1000), spec.seed)
-    entries = [_sklearn('nids_all', forest, out_dir, [next(iter(inputs.values()))])]
+    entries = [_sklearn('nids_all', forest, out_dir, ['flow'])]  # one input: any stream
     for part, topic in inputs.items():
         entries.append({**entries[0], 'name': f'nids_part{part}', 'inputs': [topic]})
     return entries

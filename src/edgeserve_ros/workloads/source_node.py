@@ -4,7 +4,8 @@
 HAR rows of one column group (or all 134 columns), NIDS flows of one source host or QR
 frames of one camera are published at the workload's natural rate times ``speed``, each
 stamped with its collection time (:mod:`.playback`: parts given the same ``start_time``
-play in lockstep). Part 0 (or -1) also publishes the ground truth on ``labels_topic``. The
+play in lockstep). The ground truth goes on ``labels_topic`` (give it to one part only when
+the parts describe the same examples, as HAR's column groups do). The
 node stops after ``count`` items or at the end of the run and logs a summary.
 """
 
@@ -39,8 +40,7 @@ PARAMS = [
     ParamSpec('start_time', 0.0, 'Node-clock time of item 0, s (0: now); give the parts of '
               'one workload the same value so their stamps line up.', 0.0, 1e12),
     ParamSpec('delivery', 'lazy', 'Payload delivery mode.', choices=('lazy', 'eager', 'auto')),
-    ParamSpec('labels_topic', '/edgeserve/labels', "Ground-truth label stream (part 0 or -1 "
-              "only; '' = none)."),
+    ParamSpec('labels_topic', '/edgeserve/labels', "Ground-truth label stream ('' = none)."),
     ParamSpec('header_delay', 0.0, 'Fault layer: extra delay of every header, s.', 0.0, 60.0),
     ParamSpec('capacity_bytes', 256 << 20, 'Byte budget of the payload ring.', 4096, 1 << 36),
     ParamSpec('ttl', 10.0, 'Seconds a payload stays fetchable.', 0.001, 86400.0),
@@ -71,7 +71,7 @@ class WorkloadSource(Node):
             delivery=DeliveryMode.parse(p['delivery']), use_shm=p['use_shm'],
             header_fault=FaultSpec(p['header_delay'], seed=p['seed'])))
         self.labels = None
-        if p['labels_topic'] and p['part'] <= 0:
+        if p['labels_topic']:
             self.labels = self.source.add_stream(p['labels_topic'], StreamOptions(
                 capacity_bytes=4 << 20, ttl=p['ttl'], delivery=DeliveryMode.AUTO,
                 use_shm=False))
