@@ -12,7 +12,7 @@ the deployer's code, never read from the model config itself.
 import importlib
 from typing import Any, Sequence
 
-DEFAULT_ALLOWED_PREFIXES = ('edgeserve_ros.models.zoo',)
+DEFAULT_ALLOWED_PREFIXES = ('edgeserve_ros.models.zoo', 'edgeserve_ros.models.qr_pair')
 
 
 class NotAllowedError(ValueError):

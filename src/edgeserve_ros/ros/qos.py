@@ -24,3 +24,7 @@ METRICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
 FETCH_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=64,
                        reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.VOLATILE)
+#: A launcher's start barrier: latched, so a source that joins late still gets it.
+START_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL)

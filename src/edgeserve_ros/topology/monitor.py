@@ -16,13 +16,14 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import rclpy
 from rclpy.node import Node
+from std_msgs.msg import Header
 
 from edgeserve_ros.dataplane.codec import decode, JSON
 from edgeserve_ros.dataplane.metrics import describe
 from edgeserve_ros.models.metrics import real_time_accuracy, real_time_f1
 from edgeserve_ros.msg import PayloadHeader
-from edgeserve_ros.ros.qos import HEADER_QOS
-from edgeserve_ros.ros.timeconv import to_sec
+from edgeserve_ros.ros.qos import HEADER_QOS, START_QOS
+from edgeserve_ros.ros.timeconv import from_sec, to_sec
 
 
 class Monitor(Node):
@@ -94,6 +95,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--seconds', type=float, default=20.0, help='how long to watch')
     parser.add_argument('--idle', type=float, default=5.0,
                         help='stop after this many seconds without a prediction')
+    parser.add_argument('--sources', nargs='*', default=[],
+                        help='source topics that must have a publisher before the start')
+    parser.add_argument('--start-topic', default='',
+                        help='publish the common start time (std_msgs/Header) here')
     parser.add_argument('--startup', type=float, default=90.0,
                         help='give up when no prediction came within this many seconds')
     args, ros_args = parser.parse_known_args(argv)
@@ -101,10 +106,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     node = Monitor(args.predictions, args.labels)
     start, last_count, last_change, next_print = None, 0, time.monotonic(), 0.0
     ready = False
+    start_pub = node.create_publisher(Header, args.start_topic, START_QOS) \
+        if args.start_topic else None
     try:
         while rclpy.ok():
-            if not ready and node.count_publishers(args.predictions) > 0:
-                ready = True  # the node producing predictions is up: sources may start
+            if not ready and node.count_publishers(args.predictions) > 0 and all(
+                    node.count_publishers(t) > 0 for t in args.sources):
+                ready = True  # every node is up: give the sources one start time
+                if start_pub is not None:
+                    go = Header(stamp=from_sec(time.time() + 0.5), frame_id='start')
+                    start_pub.publish(go)
                 print(json.dumps({'event': 'ready'}), flush=True)
             rclpy.spin_once(node, timeout_sec=0.05)
             now = time.monotonic()

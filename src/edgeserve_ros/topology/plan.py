@@ -127,7 +127,9 @@ def _source(spec: TopologySpec, index: int) -> NodeSpec:
         'workload': spec.workload, 'part': src.part, 'stream': source_topic(spec, src.name),
         'speed': spec.speed, 'count': spec.count, 'seed': spec.seed, 'delivery': spec.delivery,
         'labels_topic': LABELS_TOPIC if index == 0 or not spec.synchronize else '',
-        'header_delay': src.header_delay}
+        'header_delay': src.header_delay,
+        # independent examples (NIDS flows) get distinct stamps: sources 1 ms apart
+        'start_offset': 0.0 if spec.synchronize else index * 1e-3}
     return NodeSpec(f'source_{src.name}', 'edgeserve_ros.workloads.source_node',
                     'workload_source', src.host, params)
 

@@ -15,9 +15,9 @@ import argparse
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
-import time
 from typing import Any, Dict, IO, List, Optional
 
 import yaml
@@ -108,31 +108,23 @@ def run(spec: TopologySpec, args: argparse.Namespace) -> Optional[Dict[str, Any]
     nodes = plan(spec, str(models))
     py = sys.executable
     with Launcher(spec, args.domain_id, args.netns) as launcher:
+        sources = [n for n in nodes if n.module.endswith('workloads.source_node')]
+        start_topic = spec.topic('start')
         monitor = launcher.start(spec.hosts[0], [
             py, '-m', 'edgeserve_ros.topology.monitor', '--predictions', predictions_topic(spec),
-            '--labels', LABELS_TOPIC, '--seconds', str(args.seconds)],
+            '--labels', LABELS_TOPIC, '--seconds', str(args.seconds), '--start-topic',
+            start_topic, '--sources', *[n.params['stream'] for n in sources]],
             stdout=subprocess.PIPE, text=True)
         assert monitor.stdout is not None
         log = [] if args.verbose else ['--log-level', 'warn']
-        sources = [n for n in nodes if n.module.endswith('workloads.source_node')]
         for node in nodes:
-            if node not in sources:
-                launcher.start(node.host, [py, '-m', node.module, *node.ros_args(), *log])
+            extra = ['-p', f'start_topic:={start_topic}'] if node in sources else []
+            launcher.start(node.host, [py, '-m', node.module, *node.ros_args(), *extra, *log])
         if args.human:
             print(f'{spec.name}: {spec.topology} {spec.workload} topology, {len(nodes)} nodes on '
                   f'{len(set(n.host for n in nodes))} host(s)'
                   f'{" (network namespaces)" if args.netns else ""}; waiting for them...',
                   flush=True)
-        ready = monitor.stdout.readline()
-        if '"ready"' not in ready:
-            raise RuntimeError('the topology did not come up (no prediction publisher)')
-        start_at = time.time() + 4.0  # one time base (rows of one example share a stamp),
-        # far enough ahead for every source process to be up
-        for i, node in enumerate(sources):
-            # independent examples (NIDS flows) get distinct stamps: sources 1 ms apart
-            begin = start_at + (0.0 if spec.synchronize else i * 1e-3)
-            launcher.start(node.host, [py, '-m', node.module, *node.ros_args(),
-                                       '-p', f'start_time:={begin:.3f}', *log])
         return _relay(monitor.stdout, args.human)
 
 
@@ -156,7 +148,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except TopologyError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
-    summary = run(spec, args)
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so every node process is stopped
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        summary = run(spec, args)
+    except KeyboardInterrupt:
+        return 130
     return 0 if summary and summary['predictions'] else 1
 
 

@@ -16,6 +16,7 @@ from typing import Any, List, Optional
 
 from rclpy.node import Node
 from rclpy.task import Future
+from std_msgs.msg import Header
 
 from edgeserve_ros.dataplane.codec import PayloadError
 from edgeserve_ros.dataplane.delivery import DeliveryMode
@@ -23,7 +24,9 @@ from edgeserve_ros.dataplane.faults import FaultSpec
 from edgeserve_ros.dataplane.images import ImageFrame
 from edgeserve_ros.dataplane.ring import PayloadTooLarge
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
+from edgeserve_ros.ros.qos import START_QOS
 from edgeserve_ros.ros.spin import run_node
+from edgeserve_ros.ros.timeconv import to_sec
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.workloads.playback import (default_stream, natural_rate, Part, Schedule,
                                               WORKLOADS)
@@ -39,6 +42,10 @@ PARAMS = [
     ParamSpec('seed', 0, 'Seed of the workload data (and the fault layer).', 0, 1 << 31),
     ParamSpec('start_time', 0.0, 'Node-clock time of item 0, s (0: now); give the parts of '
               'one workload the same value so their stamps line up.', 0.0, 1e12),
+    ParamSpec('start_topic', '', "Wait for a std_msgs/Header on this topic; its stamp is "
+              "the start time (a launcher's barrier: all sources start together). '' = no."),
+    ParamSpec('start_offset', 0.0, 'Seconds added to the start time (distinct stamps for '
+              'independent sources).', -3600.0, 3600.0),
     ParamSpec('delivery', 'lazy', 'Payload delivery mode.', choices=('lazy', 'eager', 'auto')),
     ParamSpec('labels_topic', '/edgeserve/labels', "Ground-truth label stream ('' = none)."),
     ParamSpec('header_delay', 0.0, 'Fault layer: extra delay of every header, s.', 0.0, 60.0),
@@ -63,8 +70,14 @@ class WorkloadSource(Node):
             raise ParameterError(f'{self.get_name()}: {exc}') from None
         rate = p['rate_hz'] or natural_rate(self.workload) * p['speed']
         now = self._now()
-        self.schedule = Schedule(p['start_time'] or now, 1.0 / rate, self.part.period,
-                                 self.part.size, p['count'], _MAX_LAG, self.part.lag)
+        self._plan = (1.0 / rate, self.part.period, self.part.size, p['count'], _MAX_LAG,
+                      self.part.lag)
+        self.schedule: Optional[Schedule] = None
+        self._offset = p['start_offset']
+        if p['start_topic']:
+            self.create_subscription(Header, p['start_topic'], self._on_start, START_QOS)
+        else:
+            self.schedule = Schedule((p['start_time'] or now) + p['start_offset'], *self._plan)
         self.source = PayloadSource(self)
         self.stream = self.source.add_stream(topic, StreamOptions(
             capacity_bytes=p['capacity_bytes'], ttl=p['ttl'],
@@ -83,12 +96,19 @@ class WorkloadSource(Node):
             f'{self.workload} part {p["part"]} ({self.part.size} items) on {self.stream.name} '
             f'at {rate:.1f} Hz ({p["delivery"]}), labels '
             f'{self.labels.name if self.labels else "off"}, starting at '
-            f'{self.schedule.start:.3f} (now {now:.3f})')
+            f'{self.schedule.start if self.schedule else p["start_topic"]} (now {now:.3f})')
+
+    def _on_start(self, msg: Header) -> None:
+        if self.schedule is None:
+            self.schedule = Schedule(to_sec(msg.stamp) + self._offset, *self._plan)
+            self._began = self._now()
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_timer(self) -> None:
+        if self.schedule is None:
+            return  # waiting for the start message
         for index in self.schedule.due(self._now()):
             item = self.part.item(index)
             stamp_ns = int(round(self.schedule.stamp(index) * 1e9))
