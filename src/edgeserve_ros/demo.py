@@ -1,10 +1,14 @@
 """
-The demo (README command 1): lazy data routing on real ROS 2 nodes, on built-in data.
+The demo (README command 1): edgeserve_ros end to end on built-in data.
 
-Two source processes publish light headers (1080p camera frames kept lazily, tiny IMU arrays
-sent inline) and a consumer process keeps 1 in ``--every-k`` headers and fetches only those
-payloads. This process watches the metrics topics and prints what streamed, what was fetched
-(and by which path) and the latencies.
+Part 1, lazy data routing: two source processes publish light headers (1080p camera frames
+kept lazily, tiny IMU arrays sent inline) and a consumer process keeps 1 in ``--every-k``
+headers and fetches only those payloads; this process prints what streamed, what was
+fetched (and by which path) and the latencies.
+
+Part 2, a decentralized topology (``config/topologies/har.yaml``): four body-worn sensor
+sources, a local random forest next to each and an ensemble; live predictions and
+real-time accuracy.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -119,8 +124,13 @@ def _wait(predicate: Callable[[], bool], error: str, timeout: float = 30.0) -> N
 
 
 def main(argv: List[str] | None = None) -> int:
-    """Run the demo; print a table of what streamed and what was fetched."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run both parts of the demo (``--part`` picks one)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument('--part', choices=('all', 'dataplane', 'topology'), default='all',
+                        help='which part of the demo to run')
+    parser.add_argument('--topology', default='decentralized',
+                        choices=('centralized', 'parallel', 'decentralized'),
+                        help='topology of part 2')
     parser.add_argument('--seconds', type=float, default=8.0, help='how long to stream')
     parser.add_argument('--every-k', type=int, default=5, help='consumer keeps 1 in k')
     parser.add_argument('--no-shm', action='store_true', help='fetch through the service')
@@ -128,6 +138,31 @@ def main(argv: List[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.every_k < 1:
         parser.error('--seconds must be > 0 and --every-k >= 1')
+    code = 0
+    if args.part in ('all', 'dataplane'):
+        print('== part 1: lazy data routing ==', flush=True)
+        code = _dataplane(args)
+    if args.part in ('all', 'topology'):
+        print(f'\n== part 2: human activity recognition, {args.topology} topology ==',
+              flush=True)
+        from edgeserve_ros.topology.run import main as run_topology
+        code = code or run_topology([_har_config(), '--set', f'topology={args.topology}',
+                                     '--seconds', str(max(args.seconds, 10.0)),
+                                     '--domain-id', str(args.domain_id + 1)])
+    return code
+
+
+def _har_config() -> str:
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        share = pathlib.Path(get_package_share_directory('edgeserve_ros'))
+    except (ImportError, LookupError):
+        share = pathlib.Path(__file__).resolve().parents[2]
+    return str(share / 'config' / 'topologies' / 'har.yaml')
+
+
+def _dataplane(args: argparse.Namespace) -> int:
+    """Run part 1; print a table of what streamed and what was fetched."""
     rclpy.init(domain_id=args.domain_id)
     mon = Monitor()
     executor = SingleThreadedExecutor()
