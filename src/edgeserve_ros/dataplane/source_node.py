@@ -12,28 +12,22 @@ from typing import Any, List, Optional
 
 from rclpy.node import Node
 
-from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.faults import FaultSpec
 from edgeserve_ros.dataplane.mcap_log import PayloadLog
-from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
+from edgeserve_ros.dataplane.source import PayloadSource
+from edgeserve_ros.dataplane.stream_params import STREAM_PARAMS, stream_options
 from edgeserve_ros.dataplane.synthetic import PATTERNS, synthetic_items
 from edgeserve_ros.msg import LatencyMetrics, PayloadHeader, SourceStats
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import METRICS_QOS
 
-PARAMS = [
+PARAMS = STREAM_PARAMS + [
     ParamSpec('stream', 'stream', 'Header topic (= stream name) to publish.'),
     ParamSpec('pattern', 'array', 'Built-in data to publish.', choices=PATTERNS),
     ParamSpec('payload_bytes', 1024, 'Bytes per item (array and bytes patterns).', 1, 1 << 30),
     ParamSpec('rate_hz', 10.0, 'Items published per second.', 0.001, 10000.0),
     ParamSpec('count', 0, 'Items to publish, then stop (0: endless).', 0, 1 << 40),
-    ParamSpec('delivery', 'lazy', 'Payload delivery mode.', choices=('lazy', 'eager', 'auto')),
-    ParamSpec('auto_threshold', 65536, 'Auto mode: payloads up to this many bytes go inline.',
-              0, 1 << 30),
-    ParamSpec('capacity_bytes', 256 << 20, 'Byte budget of the payload ring.', 4096, 1 << 36),
-    ParamSpec('ttl', 10.0, 'Seconds a payload stays fetchable.', 0.001, 86400.0),
-    ParamSpec('use_shm', True, 'Keep payloads in shared memory for same-host consumers.'),
     ParamSpec('header_delay', 0.0, 'Fault layer: extra delay of every header, s.', 0.0, 60.0),
     ParamSpec('header_jitter', 0.0, 'Fault layer: extra uniform jitter, s.', 0.0, 60.0),
     ParamSpec('header_loss', 0.0, 'Fault layer: probability a header is lost.', 0.0, 1.0),
@@ -53,13 +47,8 @@ class SourceNode(Node):
         super().__init__('source_node', **kwargs)
         p = declare_parameters(self, PARAMS)
         self.log = PayloadLog(p['mcap_path'], p['mcap_max_bytes']) if p['mcap_path'] else None
-        options = StreamOptions(
-            capacity_bytes=p['capacity_bytes'], ttl=p['ttl'],
-            delivery=DeliveryMode.parse(p['delivery']), auto_threshold=p['auto_threshold'],
-            use_shm=p['use_shm'],
-            header_fault=FaultSpec(p['header_delay'], p['header_jitter'], p['header_loss'],
-                                   p['seed']),
-            log=self.log)
+        fault = FaultSpec(p['header_delay'], p['header_jitter'], p['header_loss'], p['seed'])
+        options = stream_options(p, header_fault=fault, log=self.log)
         self.source = PayloadSource(self)
         items = synthetic_items(p['pattern'], p['payload_bytes'], p['count'], p['seed'])
         self.done = False

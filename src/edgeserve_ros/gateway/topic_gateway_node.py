@@ -18,27 +18,21 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import serialize_message
 
 from edgeserve_ros.dataplane import codec
-from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.images import encode_image
 from edgeserve_ros.dataplane.ring import PayloadTooLarge
-from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
+from edgeserve_ros.dataplane.source import PayloadSource
+from edgeserve_ros.dataplane.stream_params import STREAM_PARAMS, stream_options
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import (import_message_type, ParamSpec,
                                       declare_parameters)
 from edgeserve_ros.ros.qos import HEADER_QOS
 
-PARAMS = [
+PARAMS = STREAM_PARAMS + [
     ParamSpec('input_topic', 'image_raw', 'Existing topic to expose as a lazy stream.'),
     ParamSpec('input_type', 'sensor_msgs/msg/Image', 'Message type of input_topic.'),
     ParamSpec('input_qos', 'sensor_data', 'QoS of the input subscription.',
               choices=('sensor_data', 'reliable')),
     ParamSpec('output_stream', 'image_raw/lazy', 'Header topic of the lazy stream.'),
-    ParamSpec('delivery', 'lazy', 'Payload delivery mode.', choices=('lazy', 'eager', 'auto')),
-    ParamSpec('auto_threshold', 65536, 'Auto mode: payloads up to this many bytes go inline.',
-              0, 1 << 30),
-    ParamSpec('capacity_bytes', 256 << 20, 'Byte budget of the payload ring.', 4096, 1 << 36),
-    ParamSpec('ttl', 10.0, 'Seconds a payload stays fetchable.', 0.001, 86400.0),
-    ParamSpec('use_shm', True, 'Keep payloads in shared memory for same-host consumers.'),
 ]
 
 
@@ -52,10 +46,7 @@ class TopicGatewayNode(Node):
         self.is_image = p['input_type'].replace('/msg/', '/') == 'sensor_msgs/Image'
         self.type_name = p['input_type']
         self.source = PayloadSource(self)
-        self.stream = self.source.add_stream(p['output_stream'], StreamOptions(
-            capacity_bytes=p['capacity_bytes'], ttl=p['ttl'],
-            delivery=DeliveryMode.parse(p['delivery']), auto_threshold=p['auto_threshold'],
-            use_shm=p['use_shm']))
+        self.stream = self.source.add_stream(p['output_stream'], stream_options(p))
         qos = qos_profile_sensor_data if p['input_qos'] == 'sensor_data' else HEADER_QOS
         self.create_subscription(self.msg_type, p['input_topic'], self._on_message, qos)
         self.dropped = 0
