@@ -333,12 +333,18 @@ def child_exit(code: int = 0) -> int:
 
 
 class Spinner:
-    """Spin rclpy nodes in a background ``MultiThreadedExecutor`` (child processes)."""
+    """
+    Spin rclpy nodes in a background executor (child processes).
+
+    The executor is the nodes' own default (``edgeserve_ros.ros.spin.make_executor``:
+    single-threaded unless ``EDGESERVE_EXECUTOR=multi``); rclpy's MultiThreadedExecutor
+    kept a core busy on its own in these benchmarks.
+    """
 
     def __init__(self, *nodes: Any, threads: int = 4) -> None:
-        from rclpy.executors import MultiThreadedExecutor
+        from edgeserve_ros.ros.spin import make_executor
 
-        self.executor = MultiThreadedExecutor(num_threads=threads)
+        self.executor = make_executor()
         for node in nodes:
             self.executor.add_node(node)
         self.thread = threading.Thread(target=self._spin, daemon=True)

@@ -185,10 +185,13 @@ class PayloadFetcher:
             client = self.node.create_client(FetchPayload, first.fetch_service,
                                              qos_profile=FETCH_QOS, callback_group=self._group)
             self._clients[first.fetch_service] = client
-        request = FetchPayload.Request(stream=first.stream,
-                                       seqs=[h.seq for h in pending.headers])
         pending.attempts += 1
         pending.deadline = time.monotonic() + self.timeout
+        pending.call = None
+        if not client.service_is_ready():
+            return  # a request sent before discovery is lost: the timer sends it when ready
+        request = FetchPayload.Request(stream=first.stream,
+                                       seqs=[h.seq for h in pending.headers])
         pending.call = client.call_async(request)
         pending.call.add_done_callback(lambda call, p=pending: self._on_answer(p, call))
 
@@ -215,6 +218,11 @@ class PayloadFetcher:
         now = time.monotonic()
         with self._lock:
             late = [p for p in self._in_flight if p.deadline and now > p.deadline]
+            waiting = [p for p in self._in_flight if p.call is None and p not in late]
+        for pending in waiting:
+            if self._clients[pending.headers[0].fetch_service].service_is_ready():
+                pending.attempts -= 1  # not an attempt yet: nothing was sent
+                self._send(pending)
         for pending in late:
             if pending.attempts <= self.retries:
                 self._send(pending)
