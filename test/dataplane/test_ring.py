@@ -96,3 +96,21 @@ def test_slot_reader_rejects_wrong_stream():
     reader = SlotReader(ring._buf)
     assert reader.copy(slot.offset, stream_key('a'), 0, 4) == b'data'
     assert reader.copy(slot.offset, stream_key('b'), 0, 4) is None
+
+
+def test_stale_segments_of_dead_processes_are_removed(tmp_path):
+    import os
+    import subprocess
+
+    from edgeserve_ros.dataplane.shm import remove_stale_segments, SHM_DIR
+    dead = subprocess.Popen(['true'])
+    dead.wait()
+    stale = os.path.join(SHM_DIR, f'edgeserve_{dead.pid}_deadbeef')
+    mine = SharedPayloadRing('/live', 4096, ttl=10)
+    open(stale, 'wb').close()
+    try:
+        assert remove_stale_segments() >= 1
+        assert not os.path.exists(stale)
+        assert os.path.exists(os.path.join(SHM_DIR, mine.shm_name))  # a live owner's stays
+    finally:
+        mine.close()

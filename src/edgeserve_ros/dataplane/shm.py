@@ -47,10 +47,28 @@ def shm_available() -> bool:
     return os.path.isdir(SHM_DIR) and os.access(SHM_DIR, os.W_OK)
 
 
+def remove_stale_segments() -> int:
+    """Unlink the rings of dead processes (a source killed with SIGKILL cannot); return count."""
+    removed = 0
+    for name in os.listdir(SHM_DIR) if os.path.isdir(SHM_DIR) else ():
+        parts = name.split('_')
+        if len(parts) != 3 or parts[0] != 'edgeserve' or not parts[1].isdigit():
+            continue
+        if os.path.exists(f'/proc/{parts[1]}'):
+            continue
+        try:
+            os.unlink(os.path.join(SHM_DIR, name))
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 class SharedPayloadRing(PayloadRing):
     """A :class:`PayloadRing` whose buffer is a shared memory file; unlinked on close."""
 
     def __init__(self, stream: str, capacity: int, ttl: float) -> None:
+        remove_stale_segments()
         self.shm_name = f'edgeserve_{os.getpid()}_{secrets.token_hex(4)}'
         self._path = os.path.join(SHM_DIR, self.shm_name)
         fd = os.open(self._path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
