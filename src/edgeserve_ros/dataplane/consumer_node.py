@@ -49,7 +49,6 @@ class ConsumerNode(Node):
         self.seen: Dict[str, int] = {}
         self.skipped = 0
         self.failed: Dict[str, int] = {}
-        self.done = False
         self.finished = Future()
         group = MutuallyExclusiveCallbackGroup()
         for topic in p['streams']:
@@ -88,8 +87,7 @@ class ConsumerNode(Node):
                              path=result.path)
         msg.header.stamp = self.get_clock().now().to_msg()
         self._metrics_pub.publish(msg)
-        if self.expect and self.tracker.examples >= self.expect and not self.done:
-            self.done = True
+        if self.expect and self.tracker.examples >= self.expect and not self.finished.done():
             self._log_progress()
             self.finished.set_result(True)
 

@@ -161,17 +161,24 @@ def stop_processes(procs: Iterable[subprocess.Popen], int_timeout: float = 3.0,
         pending = [p for p in pending if p.poll() is None]
         if not pending:
             return
-        for proc in pending:
-            _signal(proc, sig)
-        deadline = time.monotonic() + timeout
-        for proc in pending:
-            try:
-                proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
-            except subprocess.TimeoutExpired:
-                pass
+        _signal_and_wait(pending, sig, timeout)
     for proc in pending:
         if proc.poll() is None:
             _LOG.warning('process %d survived SIGKILL', proc.pid)
+
+
+def _signal_and_wait(procs: List[subprocess.Popen], sig: int,
+                     timeout: float) -> List[subprocess.Popen]:
+    """Signal ``procs``, wait up to ``timeout`` s in all; return those still running."""
+    for proc in procs:
+        _signal(proc, sig)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            pass
+    return [p for p in procs if p.poll() is None]
 
 
 def _signal(proc: subprocess.Popen, sig: int) -> None:
@@ -379,15 +386,8 @@ class NetnsLab:
         :returns: how many processes were signalled.
         """
         alive = [p for p in self._procs[host] if p.poll() is None]
-        for proc in alive:
-            _signal(proc, sig)
-        deadline = time.monotonic() + timeout
-        for proc in alive:
-            try:
-                proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
-            except subprocess.TimeoutExpired:
-                _LOG.warning('pid %d on %s still running after signal %d', proc.pid, host,
-                             sig)
+        for proc in _signal_and_wait(alive, sig, timeout):
+            _LOG.warning('pid %d on %s still running after signal %d', proc.pid, host, sig)
         return len(alive)
 
     # -- link control ------------------------------------------------------------------
