@@ -197,6 +197,15 @@ def pyplot():
     return plt
 
 
+def save_figure(fig: Any, name: str) -> str:
+    """Lay out ``fig``, write it to ``bench/results/<name>.png``, close it; return the path."""
+    fig.tight_layout()
+    path = result_path(name, 'png')
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
 # -- processes --------------------------------------------------------------------------
 
 def child_env(domain_id: int, transports: Optional[str] = None,

@@ -31,7 +31,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from _common import (child_exit, emit, fmt, JsonChild, machine_info, md_table, MIB,
-                     progress, pyplot,
+                     progress, pyplot, save_figure,
                      ratio, read_commands, result_path, self_argv, size_label, Spinner,
                      targets_table, wait_until, write_csv, write_md)
 
@@ -307,9 +307,7 @@ def report(rows: List[Dict[str, Any]], args: argparse.Namespace, ks: Sequence[in
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(result_path(args.name, 'png'), dpi=110)
-    plt.close(fig)
+    save_figure(fig, args.name)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

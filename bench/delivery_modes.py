@@ -38,7 +38,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from _common import (child_env, child_exit, emit, fmt, JsonChild, KIB, machine_info, md_table, MIB,
-                     percentile, progress, pyplot, ratio, read_commands, result_path,
+                     percentile, progress, pyplot, save_figure, ratio, read_commands, result_path,
                      self_argv, size_label, Spinner, targets_table, wait_until, write_csv,
                      write_md)
 
@@ -387,9 +387,7 @@ def plot(stats: Dict[Tuple[str, int], Dict[str, Any]], name: str) -> None:
         ax.set_title(title)
         ax.grid(True, which='both', alpha=0.3)
     axes[0].legend()
-    fig.tight_layout()
-    fig.savefig(result_path(name, 'png'), dpi=110)
-    plt.close(fig)
+    save_figure(fig, name)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -28,8 +28,8 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from _common import (child_env, child_exit, emit, fmt, JsonChild, KIB, machine_info, md_table,
-                     progress, pyplot, ratio, read_commands, result_path, self_argv, Spinner,
-                     targets_table, wait_until, write_csv, write_md)
+                     progress, pyplot, ratio, read_commands, result_path, save_figure,
+                     self_argv, Spinner, targets_table, wait_until, write_csv, write_md)
 
 NAME = 'fanout'
 DOMAIN_ID = 153
@@ -334,9 +334,7 @@ def report(rows: List[Dict[str, Any]], args: argparse.Namespace, elapsed: float)
     ax.set_xticks(counts)
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(result_path(args.name, 'png'), dpi=110)
-    plt.close(fig)
+    save_figure(fig, args.name)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

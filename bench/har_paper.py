@@ -45,7 +45,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (child_env, child_exit, emit, fmt, JsonChild, machine_info,  # noqa: E402
-                     md_table, percentile, progress, pyplot, RESULTS_DIR, self_argv,
+                     md_table, percentile, progress, pyplot, save_figure, RESULTS_DIR, self_argv,
                      targets_table, write_csv, write_md)
 
 DOMAIN_ID = 158
@@ -511,9 +511,7 @@ def plot(name: str, results: Dict[Tuple[str, float, bool], Dict[str, Any]],
     ax.set_ylim(0, 1)
     ax.set_title('Table 2 real-time F1 @ 30 ms (black: paper)')
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS_DIR, f'{name}.png'), dpi=110)
-    plt.close(fig)
+    save_figure(fig, name)
 
 
 def _r(value: Any, digits: int = 2) -> Any:

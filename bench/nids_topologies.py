@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 
 from _common import (BENCH_DIR, fmt, machine_info, md_table, progress, pyplot, ratio,
-                     result_path, targets_table, write_csv, write_md)
+                     save_figure, targets_table, write_csv, write_md)
 from parallel_launch import exit_on_sigterm, run_topology
 
 from edgeserve_ros.topology.run import DEFAULT_MODELS_DIR, load
@@ -194,8 +194,7 @@ def report(args: argparse.Namespace, rows: List[Dict[str, Any]],
     ax.set(ylabel='examples/s', title='NIDS throughput by topology')
     ax.legend()
     ax.grid(alpha=0.3, axis='y')
-    fig.tight_layout()
-    fig.savefig(result_path(args.name, 'png'), dpi=110)
+    save_figure(fig, args.name)
     progress(f'wrote bench/results/{args.name}.md/.csv/.png')
 
 

@@ -27,8 +27,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
-from _common import (fmt, machine_info, md_table, progress, pyplot, ratio, targets_table,
-                     write_csv, write_md)
+from _common import (fmt, machine_info, md_table, progress, pyplot, ratio, save_figure,
+                     targets_table, write_csv, write_md)
 from parallel_launch import exit_on_sigterm, run_topology
 
 from edgeserve_ros.topology.spec import parse_topology
@@ -188,9 +188,7 @@ def report(args: argparse.Namespace, rows: List[Dict[str, Any]],
     for a in ax:
         a.legend()
         a.grid(alpha=0.3)
-    fig.tight_layout()
-    from _common import result_path
-    fig.savefig(result_path(args.name, 'png'), dpi=110)
+    save_figure(fig, args.name)
     progress(f'wrote bench/results/{args.name}.md/.csv/.png')
 
 

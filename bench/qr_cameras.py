@@ -29,7 +29,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from _common import (BENCH_DIR, fmt, machine_info, md_table, progress, pyplot, ratio,
-                     result_path, targets_table, write_csv, write_md)
+                     save_figure, targets_table, write_csv, write_md)
 from parallel_launch import exit_on_sigterm, run_topology
 
 from edgeserve_ros.topology.netns import netns_available
@@ -170,8 +170,7 @@ def report(args: argparse.Namespace, rows: List[Dict[str, Any]], frames: int) ->
     ax[1].set(ylabel='frames/s', title='frames processed per second')
     for a in ax:
         a.grid(alpha=0.3, axis='y')
-    fig.tight_layout()
-    fig.savefig(result_path(args.name, 'png'), dpi=110)
+    save_figure(fig, args.name)
     progress(f'wrote bench/results/{args.name}.md/.csv/.png')
 
 

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import zlib
 
 from _common import (child_env, child_exit, emit, fmt, JsonChild, machine_info, md_table, MIB,
-                     percentile, progress, pyplot, ratio, read_commands, result_path,
+                     percentile, progress, pyplot, save_figure, ratio, read_commands, result_path,
                      self_argv, size_label, Spinner, targets_table, wait_until, write_csv,
                      write_md)
 
@@ -227,9 +227,7 @@ def report(times: Dict[tuple, List[float]], args: argparse.Namespace, elapsed: f
     ax.set_title('same-host fetch throughput')
     ax.legend(fontsize=8)
     ax.grid(True, axis='y', alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(result_path(args.name, 'png'), dpi=110)
-    plt.close(fig)
+    save_figure(fig, args.name)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

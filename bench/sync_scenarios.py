@@ -286,10 +286,7 @@ def plot(rows: List[Dict[str, object]], keys: List[str], systems: List[str]) -> 
     axes[-1].set_xticklabels(keys)
     fig.suptitle(f'Stream synchronization, target period {PERIOD * 1e3:.0f} ms, '
                  f'max_skew/slop {MAX_SKEW * 1e3:.0f} ms')
-    fig.tight_layout()
-    path = common.result_path(NAME, 'png')
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = common.save_figure(fig, NAME)
     return path
 
 

@@ -332,10 +332,7 @@ def plot(core: List[Dict[str, Any]], nodes: List[Dict[str, Any]]) -> str:
         ax.set_title('(b) sync_node: added (solid) and output (dotted) latency')
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = common.result_path(NAME, 'png')
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = common.save_figure(fig, NAME)
     return path
 
 
