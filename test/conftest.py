@@ -33,6 +33,16 @@ def ros_context(domain_id):
 
 
 @pytest.fixture
+def procs(domain_id, tmp_path):
+    """Start nodes as processes on the test's domain id (see ``ros_processes``); stop them."""
+    from ros_processes import Processes
+
+    processes = Processes(domain_id, tmp_path)
+    yield processes
+    processes.close()
+
+
+@pytest.fixture
 def spinner(ros_context):
     """Spin nodes added with ``spinner.add(node)`` in a background MultiThreadedExecutor."""
     import threading

@@ -9,7 +9,7 @@ carry the same stamp. QR and parameter checks run the nodes in this process.
 import time
 
 from conftest import wait_for
-from models_support import (ensemble, GROUP_TOPICS, Metrics, model, Processes, QR_TEXT,
+from models_support import (ensemble, GROUP_TOPICS, Metrics, model, QR_TEXT,
                             source, Stream, write_models)
 import pytest
 from rclpy.node import Node
@@ -30,14 +30,6 @@ MODEL = 'edgeserve_ros.models.model_node'
 def har_files(tmp_path_factory):
     """Return (models YAML, stacker file) with forests trained on the HAR training runs."""
     return write_models(tmp_path_factory.mktemp('har_models'), SEED)
-
-
-@pytest.fixture
-def procs(domain_id, tmp_path):
-    """Start node processes on the test's domain; stop them after the test."""
-    processes = Processes(domain_id, tmp_path)
-    yield processes
-    processes.close()
 
 
 def _play_har(spinner, ros_context, probe, ready, delays=(0.0, 0.0, 0.0, 0.0)):
