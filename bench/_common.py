@@ -110,6 +110,14 @@ def _version(dist: str) -> str:
         return 'not installed'
 
 
+def _profile_name() -> str:
+    path = os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE') \
+        or os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE')
+    if not path:
+        return '(none: Fast DDS defaults, 3 s heartbeats)'
+    return os.path.relpath(path, os.path.dirname(BENCH_DIR))
+
+
 def machine_info(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """Return machine, software versions, transport settings, date and the command line."""
     import numpy
@@ -129,6 +137,7 @@ def machine_info(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
         'numpy': numpy.__version__,
         'FASTDDS_BUILTIN_TRANSPORTS': os.environ.get('FASTDDS_BUILTIN_TRANSPORTS',
                                                      '(unset = DEFAULT: SHM + UDPv4)'),
+        'Fast DDS profile': _profile_name(),
         'date': _dt.datetime.now().astimezone().isoformat(timespec='seconds'),
         'command': 'bash scripts/dev bench ' + ' '.join(
             [os.path.splitext(os.path.basename(sys.argv[0]))[0]]

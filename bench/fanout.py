@@ -313,8 +313,11 @@ def report(rows: List[Dict[str, Any]], args: argparse.Namespace, elapsed: float)
            f'`PayloadFetcher(timeout=10, retries=2, max_in_flight=8)`. Fetch service QoS: '
            + (f'KEEP_LAST depth {args.service_depth} on the service and the clients '
               f'(benchmark override `--service-depth`)'
-              if args.service_depth else 'the data plane\'s own (rclpy default for services: '
-              'reliable KEEP_LAST 10)')
+              if args.service_depth else 'the data plane\'s own `FETCH_QOS` (reliable KEEP_LAST '
+              '64)')
+           + '. Fast DDS profile: see the machine table (`config/fastdds.xml`: 50 ms writer '
+             'heartbeats; with the 3 s default, lost reply fragments stalled the lazy '
+             'service path for 2-3 s with 2+ consumers, 0.10x at 4)'
            + f'. Run took {elapsed:.0f} s.'),
     ]
     write_md(args.name, 'Fan-out to a shared queue, eager vs lazy (paper Fig. 6)', sections,

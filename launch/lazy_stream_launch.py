@@ -15,11 +15,13 @@ from launch.conditions import IfCondition, LaunchConfigurationEquals
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from edgeserve_ros.ros.launch_env import dds_profile_actions
+
 
 def generate_launch_description() -> LaunchDescription:
     """Declare the arguments and the nodes of one lazy stream."""
-    params = os.path.join(get_package_share_directory('edgeserve_ros'), 'config',
-                          'dataplane.yaml')
+    share = get_package_share_directory('edgeserve_ros')
+    params = os.path.join(share, 'config', 'dataplane.yaml')
     arg = LaunchConfiguration
     args = [
         DeclareLaunchArgument('params_file', default_value=params,
@@ -40,7 +42,7 @@ def generate_launch_description() -> LaunchDescription:
                               description='Also start consumer_node.'),
     ]
     source_params = [arg('params_file'), {'delivery': arg('delivery')}]
-    return LaunchDescription(args + [
+    return LaunchDescription(args + dds_profile_actions(share) + [
         Node(package='edgeserve_ros', executable='source_node', name='source_node',
              parameters=source_params + [{'stream': arg('stream')}],
              condition=LaunchConfigurationEquals('source', 'builtin')),

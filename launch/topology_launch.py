@@ -16,6 +16,7 @@ from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch_ros.actions import Node
 
+from edgeserve_ros.ros.launch_env import dds_profile_actions
 from edgeserve_ros.topology.plan import plan
 from edgeserve_ros.topology.run import DEFAULT_MODELS_DIR, load
 from edgeserve_ros.workloads.prepare import models_file
@@ -34,9 +35,9 @@ def _nodes(context: LaunchContext) -> list:
 
 def generate_launch_description() -> LaunchDescription:
     """Declare the arguments; the nodes come from the topology file at launch time."""
-    default = os.path.join(get_package_share_directory('edgeserve_ros'), 'config',
-                           'topologies', 'har.yaml')
-    return LaunchDescription([
+    share = get_package_share_directory('edgeserve_ros')
+    default = os.path.join(share, 'config', 'topologies', 'har.yaml')
+    return LaunchDescription(dds_profile_actions(share) + [
         DeclareLaunchArgument('config', default_value=default,
                               description='Topology YAML file (config/topologies/*.yaml).'),
         DeclareLaunchArgument('topology', default_value='',

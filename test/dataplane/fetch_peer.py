@@ -1,8 +1,11 @@
-"""Consumer process for multi-host tests: fetch N payloads of a stream, print a JSON summary.
+"""Consumer process for tests: fetch N payloads of a stream, print a JSON summary.
 
-Usage: python fetch_peer.py TOPIC N [EVERY_K]   (exit 0 when all N kept payloads verified)
+Usage: python fetch_peer.py TOPIC N [--every-k K] [--index I --of M] [--retries R] [--no-shm]
+(exit 0 when all N kept payloads verified). ``--index I --of M`` keeps the seqs with
+``seq % M == I`` (consumers sharing a stream); ``--every-k`` keeps one seq in K.
 """
 
+import argparse
 import json
 import sys
 import threading
@@ -19,17 +22,28 @@ from edgeserve_ros.ros.qos import HEADER_QOS
 
 
 def main() -> int:
-    topic, wanted = sys.argv[1], int(sys.argv[2])
-    every_k = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    parser = argparse.ArgumentParser()
+    parser.add_argument('topic')
+    parser.add_argument('wanted', type=int)
+    parser.add_argument('--every-k', type=int, default=1)
+    parser.add_argument('--index', type=int, default=0)
+    parser.add_argument('--of', type=int, default=1)
+    parser.add_argument('--retries', type=int, default=2)
+    parser.add_argument('--timeout', type=float, default=2.0)
+    parser.add_argument('--no-shm', action='store_true')
+    args = parser.parse_args()
+    topic, wanted, every_k = args.topic, args.wanted, args.every_k
     rclpy.init()
     node = Node('fetch_peer')
-    fetcher = PayloadFetcher(node, timeout=2.0, retries=2)
+    fetcher = PayloadFetcher(node, timeout=args.timeout, retries=args.retries,
+                             use_shm=not args.no_shm)
     results, seen = [], []
     lock = threading.Lock()
 
     def on_header(header):
         seen.append(header.seq)
-        if header.seq % every_k == 0 and len(results) < wanted:
+        keep = header.seq % every_k == 0 and header.seq % args.of == args.index
+        if keep and len(results) < wanted:
             fetcher.fetch_async(header).add_done_callback(
                 lambda f: (lock.acquire(), results.append(f.result()), lock.release()))
 
@@ -44,7 +58,8 @@ def main() -> int:
                'paths': sorted({r.path for r in results}),
                'statuses': sorted({r.status.name for r in results}),
                'seqs': sorted(r.header.seq for r in results),
-               'hosts': sorted({r.header.host_id for r in results})}
+               'hosts': sorted({r.header.host_id for r in results}),
+               'slowest': max((r.seconds for r in results), default=0.0)}
     print(json.dumps(summary), flush=True)
     node.destroy_node()
     rclpy.try_shutdown()

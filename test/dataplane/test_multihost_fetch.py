@@ -22,7 +22,7 @@ def _need_netns():
 @pytest.mark.parametrize('rate_mbit', [None, 50.0], ids=['unshaped', 'tbf-50mbit'])
 def test_cross_host_fetch_through_service(domain_id, rate_mbit):
     with NetnsLab(['robot', 'server'], rate_mbit=rate_mbit, domain_id=domain_id) as lab:
-        consumer = lab.popen('server', [sys.executable, PEER, '/robot/cam', '5', '2'],
+        consumer = lab.popen('server', [sys.executable, PEER, '/robot/cam', '5', '--every-k', '2'],
                              stdout=-1, text=True)
         source = lab.popen('robot', [
             sys.executable, '-m', 'edgeserve_ros.dataplane.source_node', '--ros-args',

@@ -20,7 +20,8 @@ METRICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                          durability=DurabilityPolicy.VOLATILE)
 #: FetchPayload service and clients. The default service depth (10) loses replies when
 #: several consumers fetch at once (replies are delivered to every client of a service and
-#: each drops the others'), which surfaced as 10 s fetch timeouts in bench/fanout.py.
+#: each drops the others'), which surfaced as 10 s fetch timeouts in bench/fanout.py. Lost
+#: reply fragments are repaired at the next writer heartbeat: see config/fastdds.xml.
 FETCH_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=64,
                        reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.VOLATILE)
