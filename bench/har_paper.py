@@ -405,6 +405,7 @@ def report(name: str, results: Dict[Tuple[str, float, bool], Dict[str, Any]],
 
 def method_text(periods: Sequence[float], count: int, total_s: float) -> str:
     """Return the method section."""
+    import yaml
     return f"""
 Each point is one run of `config/topologies/har.yaml`: the nodes of
 `edgeserve_ros.topology.plan.plan` (the plan `python -m edgeserve_ros.topology.run` and the
@@ -412,7 +413,8 @@ launch file start), started as processes with `edgeserve_ros.topology.run.Launch
 this host, shared memory + DDS, ROS domain {DOMAIN_ID}), with `topology` in {{centralized,
 parallel, decentralized}}, `timing.period` in
 {{{', '.join(f'{p:g}' for p in periods)}}} ms (`max_skew` 20 ms, `max_age` 0.5 s,
-`policy: impute`, the file's defaults) and `count: {count}` rows per source
+`policy: impute`, the file's defaults; decentralized: `ensemble.rule`
+`{yaml.safe_load(CONFIG.read_text())['ensemble']['rule']}`) and `count: {count}` rows per source
 ({count * ROW_PERIOD_S:.1f} s of playback at 2x speed, ~60 Hz per source). Table 2's delayed
 runs set `sources[{DELAYED_SOURCE}].header_delay: {DELAY_S}` (the source's fault layer holds
 every header of `imu_back_right_arm` back 25 ms; the stamps stay the collection times). The

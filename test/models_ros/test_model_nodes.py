@@ -131,6 +131,8 @@ def test_bad_parameters_name_the_key(ros_context, har_files, tmp_path):
         model(ros_context, 'm3', model_file=str(tmp_path / 'missing.yaml'), model='har_all')
     with pytest.raises(ParameterError, match='input_kind'):
         model(ros_context, 'm4', model_file=models, model='har_all', input_kind='image')
+    with pytest.raises(ParameterError, match='max_pending'):
+        model(ros_context, 'm5', model_file=models, model='har_all', max_batch=4, max_pending=2)
     with pytest.raises(ParameterError, match='part'):
         source(ros_context, 's1', workload='qr', part=3)
     with pytest.raises(ParameterError, match='stacker_file'):

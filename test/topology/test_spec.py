@@ -72,6 +72,8 @@ def test_ros_args_render_parameters():
     ({'sources': [{'name': 'a', 'part': 0, 'host': 'mars'}]}, 'sources[0].host'),
     ({'models': {'central': 'm', 'local': {}}}, 'models.local'),
     ({'name': 'has space'}, 'name'),
+    ({'models': {'central': 'm', 'max_batch': 4, 'max_pending': 2,
+                 'local': {'a': 'x', 'b': 'y'}}}, 'models.max_pending'),
 ])
 def test_bad_files_name_the_key(change, key):
     with pytest.raises(TopologyError, match=f'^{key}'.replace('[', r'\[').replace(']', r'\]')):

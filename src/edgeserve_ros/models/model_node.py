@@ -25,6 +25,7 @@ from edgeserve_ros.dataplane import codec
 from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.fetcher import PayloadFetcher
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
+from edgeserve_ros.models.admission import Admission
 from edgeserve_ros.models.batching import MicroBatcher
 from edgeserve_ros.models.prediction import (InputBinding, load_named_model, model_inputs,
                                              ModelSelectError, predict_tuples, Provenance)
@@ -47,6 +48,9 @@ PARAMS = [
     ParamSpec('max_batch', 1, 'Predict as soon as this many inputs wait.', 1, 4096),
     ParamSpec('max_delay', 0.0, 'Longest an input waits for a fuller batch, s.', 0.0, 60.0),
     ParamSpec('fetch_timeout', 2.0, 'Seconds to wait for one fetch answer.', 0.001, 600.0),
+    ParamSpec('max_pending', 0, 'Inputs being fetched or waiting for the model at once; past '
+              'it only the newest input waits, older ones are skipped unfetched (counted). '
+              '0: no bound, every input is predicted.', 0, 1 << 20),
     ParamSpec('mode', 'direct', 'direct: subscribe to input; worker: run queue_worker.',
               choices=('direct', 'worker')),
     ParamSpec('queue', '', 'shared_queue node name (worker mode).'),
@@ -81,7 +85,11 @@ class ModelNode(Node):
             raise ParameterError(f'{name}: {exc}') from None
         self.binding = InputBinding(model_inputs(self.model))
         self.stream_kind = p['input_kind'] == 'stream'
+        if 0 < p['max_pending'] < p['max_batch']:
+            raise ParameterError(f'{name}: max_pending ({p["max_pending"]}) must be 0 or >= '
+                                 f'max_batch ({p["max_batch"]})')
         self.batcher = MicroBatcher(p['max_batch'], p['max_delay'])
+        self.admission: Admission[SyncedTuple] = Admission(p['max_pending'])
         self.fetcher = PayloadFetcher(self, p['fetch_timeout'])
         self.assembler = PayloadAssembler(self._on_assembled)
         self.counts = dict.fromkeys(('inputs', 'predictions', 'errors', 'unused',
@@ -126,7 +134,13 @@ class ModelNode(Node):
             return
         sub = SyncedTuple(header=msg.header, tick=msg.tick, emit_time=msg.emit_time,
                           skew=msg.skew, members=used)
-        if all(m.payload_fetched for m in used):  # the sync node fetched them already
+        admitted = self.admission.offer(sub)
+        if admitted is not None:
+            self._start(admitted)
+
+    def _start(self, sub: SyncedTuple) -> None:
+        """Fetch what ``sub`` lacks; it joins the model's queue once assembled."""
+        if all(m.payload_fetched for m in sub.members):  # the sync node fetched them already
             self._on_assembled(sub)
             return
         for header, done in self.assembler.submit(sub):
@@ -183,6 +197,10 @@ class ModelNode(Node):
         results = predict_tuples(self.model, [b.inputs for b in batch],
                                  [b.provenance for b in batch], self.model_name)
         now = self._now()
+        for _ in batch:
+            admitted = self.admission.done()
+            if admitted is not None:
+                self._start(admitted)
         for item, result in zip(batch, results):
             if 'error' in result:
                 self.counts['errors'] += 1
@@ -210,6 +228,7 @@ class ModelNode(Node):
                for k, v in self.latency.items()}
         self.get_logger().info(
             f'{self.model_name}: ' + ', '.join(f'{k} {v}' for k, v in self.counts.items())
+            + f', skipped {self.admission.skipped}'
             + f', fetches {self.assembler.fetches} ({self.fetcher.counts}), processing p50 '
             f'{p50["processing"]:.2f} ms, end-to-end p50 {p50["end_to_end"]:.2f} ms')
         for values in self.latency.values():

@@ -138,4 +138,5 @@ def _model(spec: TopologySpec, name: str, host: str, models_file: str, model: st
            topic: str, kind: str, output: str) -> NodeSpec:
     return NodeSpec(name, 'edgeserve_ros.models.model_node', 'model_node', host, {
         'model_file': models_file, 'model': model, 'input': topic, 'input_kind': kind,
-        'output_stream': output, 'max_batch': spec.max_batch, 'max_delay': spec.max_delay})
+        'output_stream': output, 'max_batch': spec.max_batch, 'max_delay': spec.max_delay,
+        'max_pending': spec.max_pending})

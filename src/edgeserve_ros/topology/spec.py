@@ -20,6 +20,7 @@ Sources, models, placement (which host runs what), timing hints and the topology
       local: {accelerometers: har_accelerometers}       # decentralized, per source
       host: leader
       workers: 4                                        # parallel
+      max_pending: 0                                    # > 0: skip to the newest input
     ensemble: {rule: majority, host: leader}
 
 Errors are :class:`TopologyError` naming the key, e.g. ``sources[1].part: expected int``.
@@ -37,7 +38,8 @@ RULES = ('majority', 'weighted', 'stacker')
 _TOP_KEYS = {'name', 'workload', 'topology', 'speed', 'count', 'seed', 'timing', 'hosts',
              'sources', 'models', 'ensemble', 'delivery', 'synchronize'}
 _SOURCE_KEYS = {'name', 'part', 'host', 'header_delay'}
-_MODEL_KEYS = {'central', 'local', 'host', 'workers', 'max_batch', 'max_delay', 'file'}
+_MODEL_KEYS = {'central', 'local', 'host', 'workers', 'max_batch', 'max_delay', 'file',
+               'max_pending'}
 _TIMING_KEYS = {'period', 'max_skew', 'max_age', 'policy'}
 _ENSEMBLE_KEYS = {'rule', 'host', 'weights'}
 
@@ -81,6 +83,8 @@ class TopologySpec:
     workers: int = 4
     max_batch: int = 1
     max_delay: float = 0.0
+    #: inputs a model node works on at once; past it the newest waits, older are skipped
+    max_pending: int = 0
     models_file: str = ''
     ensemble_rule: str = 'majority'
     ensemble_host: str = 'localhost'
@@ -157,6 +161,7 @@ def parse_topology(doc: Any) -> TopologySpec:
         workers=_get(models, 'workers', 'models.', (int,), 4),
         max_batch=_get(models, 'max_batch', 'models.', (int,), 1),
         max_delay=float(_get(models, 'max_delay', 'models.', (int, float), 0.0)),
+        max_pending=_get(models, 'max_pending', 'models.', (int,), 0),
         models_file=_get(models, 'file', 'models.', (str,), ''),
         ensemble_rule=_choice(_get(ensemble, 'rule', 'ensemble.', (str,), 'majority'), RULES,
                               'ensemble.rule'),
@@ -197,6 +202,9 @@ def _check(spec: TopologySpec) -> None:
         raise TopologyError('timing: period and max_age must be > 0, max_skew >= 0')
     if spec.speed <= 0 or spec.workers < 1 or spec.max_batch < 1:
         raise TopologyError('speed must be > 0, models.workers and models.max_batch >= 1')
+    if spec.max_pending and spec.max_pending < spec.max_batch:
+        raise TopologyError(f'models.max_pending: {spec.max_pending} must be 0 or >= '
+                            f'models.max_batch ({spec.max_batch})')
     if spec.topology == 'decentralized':
         missing = [s.name for s in spec.sources if s.name not in spec.local_models]
         if missing:
