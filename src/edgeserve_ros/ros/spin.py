@@ -62,6 +62,9 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
             executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except SystemError as exc:  # Ctrl-C inside a C++ call (e.g. a service's send_response)
+        if not isinstance(exc.__cause__, KeyboardInterrupt):
+            raise
     finally:
         executor.shutdown()
         node.destroy_node()

@@ -89,7 +89,9 @@ class WorkloadSource(Node):
                 capacity_bytes=4 << 20, ttl=p['ttl'], delivery=DeliveryMode.AUTO,
                 use_shm=False))
         self.published = self.failed = 0
-        self.finished = Future()
+        self.finished = Future()  # every item published
+        self.expired = Future()  # and every payload past its TTL: nothing left to serve
+        self._ttl = p['ttl']
         self._began = now
         self._timer = self.create_timer(min(0.01, max(0.001, 1.0 / rate)), self._on_timer)
         self.get_logger().info(
@@ -132,6 +134,14 @@ class WorkloadSource(Node):
                 f'{self.schedule.skipped} late, failed {self.failed}, evicted {ring.evicted}), '
                 f'{self.source.fetch_requests} fetch requests')
             self.finished.set_result(True)
+            # keep serving lazy fetches until the last payload expires (a slow link may
+            # still be fetching it), then let main() exit
+            self._expiry = self.create_timer(self._ttl, self._on_expired)
+
+    def _on_expired(self) -> None:
+        self._expiry.cancel()
+        if not self.expired.done():
+            self.expired.set_result(True)
 
     def destroy_node(self) -> None:
         """Release the payload rings, then the node."""
@@ -140,8 +150,8 @@ class WorkloadSource(Node):
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Play the part, serve fetches a little longer, exit; 2 on invalid parameters."""
-    return run_node(WorkloadSource, 'workload_source', args, until='finished', linger=1.0)
+    """Play the part, serve fetches until the payloads expire, exit; 2 on invalid parameters."""
+    return run_node(WorkloadSource, 'workload_source', args, until='expired', linger=1.0)
 
 
 if __name__ == '__main__':
