@@ -146,6 +146,8 @@ class PayloadSource:
         self.streams: Dict[str, LazyStream] = {}
         self.host = host_id()
         self.fetch_requests = 0
+        #: payloads asked for (a request may batch several seqs; a retry asks again)
+        self.fetch_items = 0
         self._service = node.create_service(
             FetchPayload, '~/fetch', self._on_fetch, qos_profile=FETCH_QOS,
             callback_group=callback_group or MutuallyExclusiveCallbackGroup())
@@ -188,6 +190,7 @@ class PayloadSource:
     def _on_fetch(self, request: FetchPayload.Request,
                   response: FetchPayload.Response) -> FetchPayload.Response:
         self.fetch_requests += 1
+        self.fetch_items += len(request.seqs)
         with self.lock:
             response.payloads = answer_fetch(self.streams, request, time.monotonic())
         return response
