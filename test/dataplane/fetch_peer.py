@@ -1,8 +1,8 @@
 """Consumer process for tests: fetch N payloads of a stream, print a JSON summary.
 
 Usage: python fetch_peer.py TOPIC N [--every-k K] [--index I --of M] [--retries R] [--no-shm]
-(exit 0 when all N kept payloads verified). ``--index I --of M`` keeps the seqs with
-``seq % M == I`` (consumers sharing a stream); ``--every-k`` keeps one seq in K.
+(exit 0 when at least N payloads were fetched and all verified). ``--index I --of M`` keeps
+the seqs with ``seq % M == I`` (consumers sharing a stream); ``--every-k`` keeps one in K.
 """
 
 import argparse
@@ -63,7 +63,7 @@ def main() -> int:
     print(json.dumps(summary), flush=True)
     node.destroy_node()
     rclpy.try_shutdown()
-    return 0 if len(ok) == wanted else 1
+    return 0 if len(ok) == len(results) >= wanted else 1  # (fetches in flight may add some)
 
 
 if __name__ == '__main__':

@@ -32,7 +32,7 @@ def test_cross_host_fetch_through_service(domain_id, rate_mbit):
         out, _ = consumer.communicate(timeout=60)
         assert consumer.returncode == 0, out
         summary = json.loads(out.strip().splitlines()[-1])
-        assert summary['verified'] == 5
+        assert summary['verified'] == summary['fetched'] >= 5
         assert summary['paths'] == ['service']  # another host: no shared memory
         assert all(seq % 2 == 0 for seq in summary['seqs'])  # 1 in 2: odd seqs skipped
         assert source.poll() is None  # the source survives serving another host
