@@ -218,9 +218,12 @@ class PayloadFetcher:
         now = time.monotonic()
         with self._lock:
             late = [p for p in self._in_flight if p.deadline and now > p.deadline]
-            waiting = [p for p in self._in_flight if p.call is None and p not in late]
+            # attempts == 0: _pump has not sent it yet (another thread is about to)
+            waiting = [p for p in self._in_flight
+                       if p.call is None and p.attempts and p not in late]
         for pending in waiting:
-            if self._clients[pending.headers[0].fetch_service].service_is_ready():
+            client = self._clients.get(pending.headers[0].fetch_service)
+            if client is not None and client.service_is_ready():
                 pending.attempts -= 1  # not an attempt yet: nothing was sent
                 self._send(pending)
         for pending in late:
