@@ -33,6 +33,7 @@ from _common import (BENCH_DIR, fmt, machine_info, md_table, progress, pyplot, r
                      save_figure, targets_table, write_csv, write_md)
 from parallel_launch import exit_on_sigterm, run_topology
 
+from edgeserve_ros.ros.dds_profile import profile_path, profile_variable, VARIABLES
 from edgeserve_ros.topology.netns import netns_available
 from edgeserve_ros.topology.run import DEFAULT_MODELS_DIR, load
 
@@ -42,9 +43,9 @@ CONFIG = os.path.join(os.path.dirname(BENCH_DIR), 'config', 'topologies', 'qr.ya
 PAPER = {('lazy', False): '3m10s', ('lazy', True): '3m12s', ('eager', False): '3m16s',
          ('eager', True): '21m32s'}
 PAPER_LIMIT = {'lazy': '1 Mbps', 'eager': '20 Mbps'}
-PROFILE_ENV = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE',
-               'RMW_FASTRTPS_PUBLICATION_MODE')
-CONSTRAINED = os.path.join(os.path.dirname(BENCH_DIR), 'config', 'fastdds_constrained.xml')
+PROFILE_ENV = VARIABLES + ('RMW_FASTRTPS_PUBLICATION_MODE',)
+CONSTRAINED = profile_path(os.path.join(os.path.dirname(BENCH_DIR), 'config'),
+                           'fastdds_constrained')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -68,7 +69,9 @@ def measure(delivery: str, limit: Optional[float], frames: int, speed: float,
     """Run one case (its nodes with Fast DDS profile ``profile`` if given); return its row."""
     saved = {k: os.environ.get(k) for k in PROFILE_ENV}
     if profile:
-        os.environ.update(dict.fromkeys(PROFILE_ENV[:2], profile),
+        for key in VARIABLES:
+            os.environ.pop(key, None)
+        os.environ.update({profile_variable(): profile},
                           RMW_FASTRTPS_PUBLICATION_MODE='ASYNCHRONOUS')
     try:
         return _measure(delivery, limit, frames, speed)

@@ -6,11 +6,12 @@ import sys
 
 import pytest
 
+from edgeserve_ros.ros.dds_profile import profile_env
 from edgeserve_ros.topology.netns import NetnsLab, netns_available
 
 pytestmark = [pytest.mark.multihost, pytest.mark.ros]
 PEER = str(pathlib.Path(__file__).with_name('fetch_peer.py'))
-CONSTRAINED = pathlib.Path(__file__).parents[2] / 'config' / 'fastdds_constrained.xml'
+CONFIG = str(pathlib.Path(__file__).parents[2] / 'config')
 
 
 @pytest.fixture(autouse=True)
@@ -43,9 +44,8 @@ def test_two_sources_into_a_constrained_host_with_paced_writers(domain_id):
     """Two 2 MB replies at once into a 20 Mbit/s link: paced writers lose no fetch."""
     # without pacing, DDS bursts each reply at veth speed into the tbf queue; most IP
     # fragments are dropped, the repair rounds are dropped again and the fetches time out
-    paced = {'FASTRTPS_DEFAULT_PROFILES_FILE': str(CONSTRAINED),
-             'FASTDDS_DEFAULT_PROFILES_FILE': str(CONSTRAINED),
-             'RMW_FASTRTPS_PUBLICATION_MODE': 'ASYNCHRONOUS'}
+    paced = dict(profile_env(CONFIG, 'fastdds_constrained'),
+                 RMW_FASTRTPS_PUBLICATION_MODE='ASYNCHRONOUS')
     with NetnsLab(['r1', 'r2', 'server'], domain_id=domain_id) as lab:
         lab.shape('server', 20.0)
         consumers = [lab.popen('server', [sys.executable, PEER, f'/{r}/cam', '3', '--every-k',
