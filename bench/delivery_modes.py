@@ -8,9 +8,10 @@ consumer``) on the same host. The producer has four streams, one per column:
 - ``lazy+shm``: header only, payload read from the source's shared memory ring (same-host
   fast path);
 - ``eager``: payload inline in the header (ROS-style);
-- ``auto``: inline up to ``DEFAULT_AUTO_THRESHOLD`` bytes, lazy (service) above;
-- ``auto+shm``: the same with the ring in shared memory (the ``StreamOptions`` default), so
-  large payloads take the same-host shm path.
+- ``auto``: ring outside shared memory, so every consumer fetches through the service:
+  inline up to ``DEFAULT_SERVICE_THRESHOLD`` bytes, lazy (service) above;
+- ``auto+shm``: the ring in shared memory (the ``StreamOptions`` default) and a consumer that
+  reads it: inline up to ``DEFAULT_AUTO_THRESHOLD`` bytes, lazy (shm path) above.
 
 Samples are ping-pong: the producer publishes one message, waits until the consumer holds
 the verified payload (CRC-32 checked by ``PayloadFetcher``), then sends the next, rotating
@@ -120,7 +121,8 @@ def measure(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], Dict[str, A
     import rclpy
     from rclpy.node import Node
 
-    from edgeserve_ros.dataplane.delivery import DEFAULT_AUTO_THRESHOLD, DeliveryMode
+    from edgeserve_ros.dataplane.delivery import (
+        DEFAULT_AUTO_THRESHOLD, DEFAULT_SERVICE_THRESHOLD, DeliveryMode)
     from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
     from edgeserve_ros.ros.timeconv import to_sec
 
@@ -185,7 +187,8 @@ def measure(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], Dict[str, A
         node.destroy_node()
         rclpy.try_shutdown()
     facts = {'samples': samples, 'large_samples': large_samples, 'warmup': warmup,
-             'lost': lost, 'auto_threshold': DEFAULT_AUTO_THRESHOLD}
+             'lost': lost, 'auto_threshold': DEFAULT_AUTO_THRESHOLD,
+             'service_threshold': DEFAULT_SERVICE_THRESHOLD}
     return rows, facts
 
 
@@ -342,9 +345,12 @@ def report(rows: List[Dict[str, Any]], facts: Dict[str, Any], args: argparse.Nam
         f"{break_even(stats, 'lazy')}.",
         f"- Break-even, eager vs lazy+shm (same-host fast path): "
         f"{break_even(stats, 'lazy+shm')}.",
-        f"- Auto threshold in this run: DEFAULT_AUTO_THRESHOLD = {facts['auto_threshold']} "
-        f"bytes ({size_label(facts['auto_threshold'])}); auto sends payloads of at most this "
-        f"size inline.",
+        f"- Auto thresholds in this run: DEFAULT_AUTO_THRESHOLD = {facts['auto_threshold']} "
+        f"bytes ({size_label(facts['auto_threshold'])}) while every consumer reads the "
+        f"shared-memory ring (auto+shm), DEFAULT_SERVICE_THRESHOLD = "
+        f"{facts['service_threshold']} bytes ({size_label(facts['service_threshold'])}) while "
+        f"consumers fetch through the service (auto); auto sends payloads of at most the "
+        f"threshold inline.",
         f"- Threshold the data supports (service path, the cross-host case): {why}. "
         f"Against the same-host shm path it would be "
         f"{size_label(shm_threshold) if shm_threshold else '0 (lazy+shm always faster)'}.",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgeserve_ros.dataplane import codec
-from edgeserve_ros.dataplane.delivery import DeliveryMode, send_inline
+from edgeserve_ros.dataplane.delivery import auto_threshold, DeliveryMode, send_inline
 from edgeserve_ros.dataplane.faults import FaultInjector, FaultSpec
 from edgeserve_ros.dataplane.images import decode_image_bytes, ImageFrame
 
@@ -93,6 +93,16 @@ def test_delivery_modes():
     assert not send_inline(DeliveryMode.AUTO, 101, threshold=100)
     with pytest.raises(ValueError, match='lazy, eager, auto'):
         DeliveryMode.parse('sometimes')
+
+
+def test_auto_threshold_follows_the_consumers_path():
+    # ring in shared memory, nobody fetched through the service: same-host break-even
+    assert auto_threshold(True, None, 100.0, 64, 512) == 64
+    # a service fetch 3 s ago: a consumer cannot read the ring (another host)
+    assert auto_threshold(True, 97.0, 100.0, 64, 512, memory=10.0) == 512
+    assert auto_threshold(True, 80.0, 100.0, 64, 512, memory=10.0) == 64  # long ago
+    # no shared memory: every consumer fetches through the service
+    assert auto_threshold(False, None, 100.0, 64, 512) == 512
 
 
 def test_fault_injector_is_seeded_and_validated():

@@ -119,3 +119,28 @@ def test_batch_fetch_uses_one_request_and_reports_each_status(spinner, ros_conte
     assert results[-1].ok and results[-1].data == bytes([5]) * 1000
     assert [r.header.seq for r in results] == list(range(6))
     source.close()
+
+
+def test_auto_sends_inline_up_to_the_service_threshold_once_a_consumer_needs_the_service(
+        spinner, ros_context):
+    options = StreamOptions(capacity_bytes=8 << 20, delivery=DeliveryMode.AUTO,
+                            auto_threshold=64 * 1024, auto_service_threshold=512 * 1024)
+    source, stream, collector, fetcher = _pair(spinner, ros_context, options,
+                                               use_shm_client=False)
+    payload = np.zeros(256 * 1024, dtype=np.uint8)
+    stream.publish(payload)
+    assert wait_for(lambda: len(collector.headers) == 1, 5.0)
+    first = collector.headers[0]
+    if first.shm_name:  # same-host readers take the ring: 256 KB goes lazy
+        assert first.delivery != PayloadHeader.DELIVERY_EAGER
+        result = fetcher.fetch(first)  # this consumer cannot map the ring: service
+        assert result.ok and result.path == 'service'
+    stream.publish(payload)
+    assert wait_for(lambda: len(collector.headers) == 2, 5.0)
+    second = collector.headers[1]
+    assert second.delivery == PayloadHeader.DELIVERY_EAGER  # now up to 512 KB inline
+    assert len(second.inline_payload) == second.size == first.size
+    stream.publish(np.zeros(1 << 20, dtype=np.uint8))  # above both thresholds: lazy
+    assert wait_for(lambda: len(collector.headers) == 3, 5.0)
+    assert collector.headers[2].delivery != PayloadHeader.DELIVERY_EAGER
+    source.close()

@@ -18,7 +18,8 @@ from rclpy.callback_groups import CallbackGroup, MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
 from edgeserve_ros.dataplane import codec
-from edgeserve_ros.dataplane.delivery import DEFAULT_AUTO_THRESHOLD, DeliveryMode, send_inline
+from edgeserve_ros.dataplane.delivery import (
+    auto_threshold, DEFAULT_AUTO_THRESHOLD, DEFAULT_SERVICE_THRESHOLD, DeliveryMode, send_inline)
 from edgeserve_ros.dataplane.faults import FaultInjector, FaultSpec
 from edgeserve_ros.dataplane.mcap_log import PayloadLog
 from edgeserve_ros.dataplane.ring import PayloadRing, PayloadTooLarge
@@ -38,7 +39,9 @@ class StreamOptions:
     :param capacity_bytes: byte budget of the stream's ring
     :param ttl: seconds a payload stays fetchable
     :param delivery: lazy, eager or auto
-    :param auto_threshold: auto mode sends payloads up to this size inline
+    :param auto_threshold: auto mode sends payloads up to this size inline while every
+        consumer reads the shared-memory ring
+    :param auto_service_threshold: the same while consumers fetch through the service
     :param use_shm: place the ring in shared memory for same-host consumers
     :param header_fault: delay/loss applied to header publication
     :param log: optional durable MCAP log every payload is written to before its header
@@ -48,6 +51,7 @@ class StreamOptions:
     ttl: float = 10.0
     delivery: DeliveryMode = DeliveryMode.LAZY
     auto_threshold: int = DEFAULT_AUTO_THRESHOLD
+    auto_service_threshold: int = DEFAULT_SERVICE_THRESHOLD
     use_shm: bool = True
     header_fault: FaultSpec = FaultSpec()
     log: Optional[PayloadLog] = None
@@ -68,6 +72,8 @@ class LazyStream:
         self._pub = node.create_publisher(PayloadHeader, self.name, qos)
         self._faults = FaultInjector(options.header_fault)
         self.published = 0
+        #: monotonic time of the last fetch of this stream through the service
+        self.last_service_fetch: Optional[float] = None
         self.last_send_latency = 0.0
         #: called as ``on_sent(header, seconds)`` after each header publish (metrics)
         self.on_sent: Optional[Callable[[PayloadHeader, float], None]] = None
@@ -91,7 +97,11 @@ class LazyStream:
                 self.options.log.append(self.name, slot.seq, stamp_ns, self.ring.read(slot),
                                         enc.content_type)
         msg = self._header(enc, slot, stamp_ns, frame_id)
-        if send_inline(self.options.delivery, slot.size, self.options.auto_threshold):
+        threshold = auto_threshold(isinstance(self.ring, SharedPayloadRing),
+                                   self.last_service_fetch, time.monotonic(),
+                                   self.options.auto_threshold,
+                                   self.options.auto_service_threshold)
+        if send_inline(self.options.delivery, slot.size, threshold):
             msg.delivery = PayloadHeader.DELIVERY_EAGER
             msg.inline_payload = codec.to_uint8_array(enc.parts)
         if self._faults.lose():
@@ -191,6 +201,9 @@ class PayloadSource:
                   response: FetchPayload.Response) -> FetchPayload.Response:
         self.fetch_requests += 1
         self.fetch_items += len(request.seqs)
+        stream = self.streams.get(request.stream)
+        if stream is not None:  # a consumer that cannot read the ring: see auto_threshold
+            stream.last_service_fetch = time.monotonic()
         with self.lock:
             response.payloads = answer_fetch(self.streams, request, time.monotonic())
         return response
