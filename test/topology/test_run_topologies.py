@@ -31,8 +31,12 @@ def _run(config, domain_id, tmp_path, *sets, seconds=6.0, netns=False):
 @pytest.mark.parametrize('topology', ['centralized', 'parallel', 'decentralized'])
 def test_har_topologies_predict_activities(topology, domain_id, tmp_path):
     summary = _run('har.yaml', domain_id, tmp_path, f'topology={topology}', 'count=400')
+    print(f'\n{topology}: {summary}')
     assert summary['predictions'] >= 60
-    # 5 classes; about 0.87-0.90 on a quiet machine, lower when the 2 cores are loaded
+    # each prediction against the label of its own input rows: 5 classes, about 0.9
+    assert summary['example_accuracy'] >= 0.8, summary
+    # against the label current when it arrives: about 0.87-0.90 on a quiet machine (parallel
+    # was 0.42 while sources started before the queue workers had loaded: plan.readiness)
     assert summary['real_time_accuracy'] >= 0.6, summary
 
 

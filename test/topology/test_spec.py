@@ -5,7 +5,7 @@ import pathlib
 import pytest
 import yaml
 
-from edgeserve_ros.topology.plan import plan, predictions_topic
+from edgeserve_ros.topology.plan import plan, predictions_topic, readiness
 from edgeserve_ros.topology.run import load
 from edgeserve_ros.topology.spec import parse_topology, TopologyError
 
@@ -97,3 +97,17 @@ def test_planned_parameters_are_declared_by_their_nodes():
                 declared = {p.name for p in importlib.import_module(node.module).PARAMS}
                 unknown = set(node.params) - declared
                 assert not unknown, f'{node.module}: {unknown}'
+
+
+@pytest.mark.parametrize('topology', ['centralized', 'parallel', 'decentralized'])
+def test_readiness_waits_for_every_consumer_and_loaded_model(topology):
+    spec = load(str(CONFIGS / 'har.yaml'), [f'topology={topology}'])
+    pubs, subs = readiness(plan(spec, 'm.yaml'))
+    sources = [f'/har/{s.name}' for s in spec.sources]
+    assert all(pubs[t] == 1 for t in sources)
+    if topology == 'parallel':  # the queue publishes predictions; each loaded worker results
+        assert pubs['/har/predictions'] == 1 and pubs['/shared_queue/results'] == spec.workers
+    if topology == 'decentralized':  # a local model per source, then the ensemble
+        assert all(subs[t] == 1 for t in sources) and subs['/har/accelerometers_prediction'] == 1
+    else:
+        assert all(subs[t] == 1 for t in sources) and subs['/har/synced'] == 1

@@ -95,13 +95,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--seconds', type=float, default=20.0, help='how long to watch')
     parser.add_argument('--idle', type=float, default=5.0,
                         help='stop after this many seconds without a prediction')
-    parser.add_argument('--sources', nargs='*', default=[],
-                        help='source topics that must have a publisher before the start')
+    parser.add_argument('--need', default='[{}, {}]',
+                        help='JSON [publishers, subscribers]: per topic, how many must be '
+                             'there before the start (topology.plan.readiness)')
     parser.add_argument('--start-topic', default='',
                         help='publish the common start time (std_msgs/Header) here')
     parser.add_argument('--startup', type=float, default=90.0,
                         help='give up when no prediction came within this many seconds')
     args, ros_args = parser.parse_known_args(argv)
+    need_pub, need_sub = json.loads(args.need)
     rclpy.init(args=ros_args)
     node = Monitor(args.predictions, args.labels)
     start, last_count, last_change, next_print = None, 0, time.monotonic(), 0.0
@@ -111,7 +113,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         while rclpy.ok():
             if not ready and node.count_publishers(args.predictions) > 0 and all(
-                    node.count_publishers(t) > 0 for t in args.sources):
+                    node.count_publishers(t) >= n for t, n in need_pub.items()) and all(
+                    node.count_subscribers(t) >= n for t, n in need_sub.items()):
                 ready = True  # every node is up: give the sources one start time
                 if start_pub is not None:
                     go = Header(stamp=from_sec(time.time() + 0.5), frame_id='start')

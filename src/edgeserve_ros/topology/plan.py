@@ -18,7 +18,8 @@ decentralized local models publish straight to the prediction topic (no ensemble
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from collections import Counter
+from typing import Any, Dict, List, Tuple
 
 from edgeserve_ros.topology.spec import TopologySpec
 
@@ -140,3 +141,32 @@ def _model(spec: TopologySpec, name: str, host: str, models_file: str, model: st
         'model_file': models_file, 'model': model, 'input': topic, 'input_kind': kind,
         'output_stream': output, 'max_batch': spec.max_batch, 'max_delay': spec.max_delay,
         'max_pending': spec.max_pending})
+
+
+#: Parameters naming the topics a node subscribes to, and the one it publishes results on.
+_INPUT_KEYS = ('streams', 'optional_streams', 'input', 'more_inputs', 'inputs')
+_OUTPUT_KEYS = ('output_stream', 'output_topic', 'stream')
+
+
+def readiness(nodes: List[NodeSpec]) -> Tuple[Dict[str, int], Dict[str, int]]:
+    """
+    Return ``(publishers, subscribers)`` every topic needs before the sources may start.
+
+    A node publishes its output once it has loaded (a model node after its model; a queue
+    worker's results publisher after its model), so waiting for these counts keeps the
+    first examples from queueing behind nodes that are still starting.
+    """
+    pubs: Counter = Counter()
+    subs: Counter = Counter()
+    for node in nodes:
+        for key in _INPUT_KEYS:
+            value = node.params.get(key)
+            for topic in ([value] if isinstance(value, str) else value or []):
+                if topic:
+                    subs[topic] += 1
+        out = next((node.params[k] for k in _OUTPUT_KEYS if node.params.get(k)), None)
+        if out:
+            pubs[out] += 1
+        if node.params.get('queue'):
+            pubs[f'/{node.params["queue"].lstrip("/")}/results'] += 1
+    return dict(pubs), dict(subs)

@@ -23,7 +23,7 @@ from typing import Any, Dict, IO, List, Optional
 import yaml
 
 from edgeserve_ros.topology.netns import NetnsLab, stop_processes
-from edgeserve_ros.topology.plan import LABELS_TOPIC, plan, predictions_topic
+from edgeserve_ros.topology.plan import LABELS_TOPIC, plan, predictions_topic, readiness
 from edgeserve_ros.topology.spec import parse_topology, TopologyError, TopologySpec
 
 DEFAULT_MODELS_DIR = pathlib.Path.home() / '.cache' / 'edgeserve_ros' / 'models'
@@ -113,7 +113,7 @@ def run(spec: TopologySpec, args: argparse.Namespace) -> Optional[Dict[str, Any]
         monitor = launcher.start(spec.hosts[0], [
             py, '-m', 'edgeserve_ros.topology.monitor', '--predictions', predictions_topic(spec),
             '--labels', LABELS_TOPIC, '--seconds', str(args.seconds), '--start-topic',
-            start_topic, '--sources', *[n.params['stream'] for n in sources]],
+            start_topic, '--need', json.dumps(readiness(nodes))],
             stdout=subprocess.PIPE, text=True)
         assert monitor.stdout is not None
         log = [] if args.verbose else ['--log-level', 'warn']
