@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from _common import child_exit, emit, JsonChild, progress
 
 from edgeserve_ros.topology.netns import NetnsLab, stop_processes
-from edgeserve_ros.topology.plan import LABELS_TOPIC, plan, predictions_topic, source_topic
+from edgeserve_ros.topology.plan import LABELS_TOPIC, plan, predictions_topic, readiness
 from edgeserve_ros.topology.spec import TopologySpec
 
 SCRIPT = os.path.abspath(__file__)
@@ -67,13 +67,10 @@ def run_topology(spec: TopologySpec, models_path: str, *, domain_id: int,
     py = sys.executable
     sources = [n for n in nodes if n.module.endswith('workloads.source_node')]
     others = [n for n in nodes if n not in sources]
-    need_pub = dict(publishers or {})
+    need_pub, need_sub = readiness(nodes)  # every node loaded, every input subscribed
+    for topic, count in (publishers or {}).items():
+        need_pub[topic] = max(count, need_pub.get(topic, 0))
     pred = predictions_topic(spec)
-    if spec.topology == 'decentralized' and not spec.synchronize:
-        need_pub[pred] = len(spec.sources)
-    need_sub = {source_topic(spec, s.name): 1 for s in spec.sources}
-    for s in spec.sources:
-        need_pub[source_topic(spec, s.name)] = 1
     env = {'ROS_DOMAIN_ID': str(domain_id), 'PYTHONUNBUFFERED': '1'}
     procs: List[subprocess.Popen] = []
     lab = NetnsLab(list(spec.hosts), domain_id=domain_id) if netns else None
