@@ -180,19 +180,10 @@ def write_config(topology: str, period_ms: float, count: int, delayed: bool,
     return path
 
 
-def ready_topics(topology: str) -> Dict[str, int]:
-    """Return topic -> publishers needed before the sources may start (models loaded)."""
-    if topology == 'centralized':
-        return {'/har/synced': 1, '/har/predictions': 1}
-    if topology == 'parallel':
-        return {'/har/synced': 1, '/har/predictions': 1, '/shared_queue/results': 4}
-    return {**{t: 1 for t in LOCAL_TOPICS}, '/har/predictions': 1}
-
-
 def run_one(topology: str, period_ms: float, count: int, delayed: bool, domain: int,
             folder: str) -> Dict[str, Any]:
     """Run one topology with the recorder beside it; return its records."""
-    from edgeserve_ros.topology.plan import plan
+    from edgeserve_ros.topology.plan import plan, readiness
     from edgeserve_ros.topology.run import DEFAULT_MODELS_DIR, Launcher, load
     from edgeserve_ros.workloads.prepare import models_file
 
@@ -214,7 +205,9 @@ def run_one(topology: str, period_ms: float, count: int, delayed: bool, domain: 
                 if node not in sources:
                     launcher.start(node.host, [py, '-m', node.module, *node.ros_args(), *log],
                                    stderr=subprocess.DEVNULL)
-            need = ready_topics(topology)
+            # every model loaded and publishing (the sources, started next, left out)
+            need = {t: n for t, n in readiness(nodes)[0].items()
+                    if t not in {s.params['stream'] for s in sources}}
             deadline = time.monotonic() + 90
             while True:  # every model loaded and publishing: no start-up backlog
                 rec.send(cmd='status', topics=list(need))

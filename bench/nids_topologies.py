@@ -72,10 +72,9 @@ def measure(topology: str, model: str, models: Optional[str], count: int) -> Dic
         from edgeserve_ros.workloads.prepare import models_file
         models = str(models_file(spec, pathlib.Path(DEFAULT_MODELS_DIR)))
     expect = count * len(spec.sources)
-    pubs = {'/shared_queue/results': spec.workers} if topology == 'parallel' else {}
     for attempt in range(2):  # a source discovered late loses its first flows: retry once
         s = run_topology(spec, models, domain_id=DOMAIN_ID, expect=expect, idle=3.0,
-                         timeout=20.0 + expect * 0.06, publishers=pubs,
+                         timeout=20.0 + expect * 0.06,
                          lead=12.0 * (attempt + 1))
         if s['predictions'] >= 0.98 * expect:
             break

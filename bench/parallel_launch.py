@@ -43,7 +43,7 @@ def exit_on_sigterm() -> None:
 def run_topology(spec: TopologySpec, models_path: str, *, domain_id: int,
                  netns: bool = False, shape: Optional[Mapping[str, float]] = None,
                  expect: int = 0, idle: float = 3.0, timeout: float = 180.0,
-                 lead: float = 12.0, publishers: Optional[Mapping[str, int]] = None,
+                 lead: float = 12.0,
                  extra_params: Optional[Mapping[str, Mapping[str, Any]]] = None,
                  ) -> Dict[str, Any]:
     """Run ``spec`` once; return the monitor's summary plus ``start_time`` and node counts.
@@ -57,8 +57,6 @@ def run_topology(spec: TopologySpec, models_path: str, *, domain_id: int,
     :param idle: stop after this many seconds without a prediction (once one came).
     :param timeout: give up after this many seconds.
     :param lead: seconds from launching the nodes to the sources' item 0.
-    :param publishers: extra ``{topic: n}`` publisher counts to wait for (e.g. workers'
-        result topic).
     :param extra_params: ``{node name: {param: value}}`` added to planned nodes.
     """
     nodes = plan(spec, models_path)
@@ -68,8 +66,6 @@ def run_topology(spec: TopologySpec, models_path: str, *, domain_id: int,
     sources = [n for n in nodes if n.module.endswith('workloads.source_node')]
     others = [n for n in nodes if n not in sources]
     need_pub, need_sub = readiness(nodes)  # every node loaded, every input subscribed
-    for topic, count in (publishers or {}).items():
-        need_pub[topic] = max(count, need_pub.get(topic, 0))
     pred = predictions_topic(spec)
     env = {'ROS_DOMAIN_ID': str(domain_id), 'PYTHONUNBUFFERED': '1'}
     procs: List[subprocess.Popen] = []

@@ -68,7 +68,7 @@ def measure(workers: int, items: int, models: str, prefetch: bool) -> Dict[str, 
     for attempt in range(2):  # a source discovered late loses its first items: retry once
         s = run_topology(spec, models, domain_id=DOMAIN_ID, expect=items, idle=3.0,
                          timeout=15.0 + items * 0.06,
-                         publishers={'/shared_queue/results': workers}, extra_params=extra,
+                         extra_params=extra,
                          lead=12.0 * (attempt + 1))
         if s['predictions'] >= items:
             break

@@ -8,7 +8,7 @@ import time
 from conftest import wait_for
 import pytest
 from rclpy.node import Node
-from rclpy.parameter import Parameter
+from ros_probes import params
 
 from edgeserve_ros.dataplane.consumer_node import ConsumerNode
 from edgeserve_ros.dataplane.fetcher import PayloadFetcher
@@ -20,15 +20,11 @@ from edgeserve_ros.ros.qos import HEADER_QOS
 pytestmark = pytest.mark.ros
 
 
-def _params(**values):
-    return [Parameter(k, value=v) for k, v in values.items()]
-
-
 def test_downsampling_consumer_fetches_only_what_it_uses(spinner, ros_context):
     src = spinner.add(Node('src', context=ros_context))
     source = PayloadSource(src)
     stream = source.add_stream('/cam', StreamOptions(capacity_bytes=8 << 20, use_shm=False))
-    consumer = spinner.add(ConsumerNode(context=ros_context, parameter_overrides=_params(
+    consumer = spinner.add(ConsumerNode(context=ros_context, parameter_overrides=params(
         streams=['/cam'], every_k=5, use_shm=False)))
     assert wait_for(lambda: src.count_subscribers('/cam') == 1, 5.0)
     for _ in range(20):
@@ -63,9 +59,9 @@ def test_eviction_under_byte_budget(spinner, ros_context):
 def test_bad_parameters_are_refused_with_the_key_named(ros_context):
     from edgeserve_ros.ros.params import ParameterError
     with pytest.raises(ParameterError, match='every_k'):
-        ConsumerNode(context=ros_context, parameter_overrides=_params(every_k=0))
+        ConsumerNode(context=ros_context, parameter_overrides=params(every_k=0))
     with pytest.raises(ParameterError, match='unknown parameter.*evry_k'):
-        ConsumerNode(context=ros_context, parameter_overrides=_params(evry_k=2))
+        ConsumerNode(context=ros_context, parameter_overrides=params(evry_k=2))
 
 
 def _rss_mb(pid: int) -> float:

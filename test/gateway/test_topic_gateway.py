@@ -4,8 +4,8 @@ from conftest import wait_for
 import numpy as np
 import pytest
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from ros_probes import params
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -19,8 +19,7 @@ pytestmark = pytest.mark.ros
 
 
 def _gateway(ros_context, **values):
-    return TopicGatewayNode(context=ros_context, parameter_overrides=[
-        Parameter(k, value=v) for k, v in values.items()])
+    return TopicGatewayNode(context=ros_context, parameter_overrides=params(**values))
 
 
 def test_camera_images_become_a_lazy_stream(spinner, ros_context):

@@ -1,29 +1,21 @@
-"""Helpers for the model node tests: trained HAR models, node factories, stream probes."""
+"""Helpers for the model node tests: trained HAR models, node factories, metrics probe."""
 
-import json
-import threading
-import time
-from typing import Any, List
+from typing import List
 
 import joblib
 from rclpy.node import Node
-from rclpy.parameter import Parameter
+from ros_probes import params
 
 from edgeserve_ros.models.ensemble_node import EnsembleNode
 from edgeserve_ros.models.model_node import ModelNode
-from edgeserve_ros.msg import LatencyMetrics, PayloadHeader
-from edgeserve_ros.ros.qos import HEADER_QOS, METRICS_QOS
+from edgeserve_ros.msg import LatencyMetrics
+from edgeserve_ros.ros.qos import METRICS_QOS
 from edgeserve_ros.workloads.har import GROUPS
 from edgeserve_ros.workloads.har_train import train_har_models
 from edgeserve_ros.workloads.source_node import WorkloadSource
 
 GROUP_TOPICS = [f'/har/{g[0]}' for g in GROUPS]
 QR_TEXT = 'edgeserve-ros/qr/0'
-
-
-def params(**values):
-    """Return rclpy parameter overrides from keyword arguments."""
-    return [Parameter(k, value=v) for k, v in values.items()]
 
 
 def write_models(directory, seed):
@@ -67,38 +59,6 @@ def model(context, name, **values):
 def ensemble(context, **values):
     """Return an ensemble node."""
     return EnsembleNode(context=context, parameter_overrides=params(**values))
-
-
-class Stream:
-    """Records the JSON items of a stream (inline payloads) with their stamp and arrival."""
-
-    def __init__(self, node: Node, topic: str) -> None:
-        self.items: List[Any] = []
-        self.stamps: List[float] = []
-        self.arrivals: List[float] = []
-        self.lock = threading.Lock()
-        node.create_subscription(PayloadHeader, topic, self._on, HEADER_QOS)
-
-    def _on(self, msg: PayloadHeader) -> None:
-        assert msg.delivery == PayloadHeader.DELIVERY_EAGER, 'JSON streams travel inline'
-        with self.lock:
-            self.items.append(json.loads(bytes(msg.inline_payload)))
-            self.stamps.append(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
-            self.arrivals.append(time.time())
-
-    def __len__(self) -> int:
-        with self.lock:
-            return len(self.items)
-
-    def issued(self):
-        """Return ``(arrival time, label)`` per item (predictions, for real-time accuracy)."""
-        with self.lock:
-            return [(t, item['label']) for t, item in zip(self.arrivals, self.items)]
-
-    def stamped(self):
-        """Return ``(stamp, label)`` per item (the ground-truth label stream)."""
-        with self.lock:
-            return [(t, item['label']) for t, item in zip(self.stamps, self.items)]
 
 
 class Metrics:

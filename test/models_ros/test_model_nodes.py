@@ -10,9 +10,10 @@ import time
 
 from conftest import wait_for
 from models_support import (ensemble, GROUP_TOPICS, Metrics, model, QR_TEXT,
-                            source, Stream, write_models)
+                            source, write_models)
 import pytest
 from rclpy.node import Node
+from ros_probes import JsonStream
 
 from edgeserve_ros.models.metrics import real_time_accuracy
 from edgeserve_ros.ros.params import ParameterError
@@ -49,7 +50,7 @@ def _play_har(spinner, ros_context, probe, ready, delays=(0.0, 0.0, 0.0, 0.0)):
 def test_har_centralized_tuples_real_time_accuracy(spinner, ros_context, procs, har_files):
     models, _ = har_files
     probe = spinner.add(Node('probe', context=ros_context))
-    predictions, labels = Stream(probe, '/predictions'), Stream(probe, '/edgeserve/labels')
+    predictions, labels = JsonStream(probe, '/predictions'), JsonStream(probe, '/edgeserve/labels')
     metrics = Metrics(probe)
     procs.start('edgeserve_ros.sync.sync_node', 'sync_node', streams=GROUP_TOPICS,
                 period=0.02, max_skew=0.01, max_age=0.5, output_topic='/synced')
@@ -75,8 +76,8 @@ def test_decentralized_ensemble_tolerates_a_late_stream(spinner, ros_context, pr
                                                         har_files):
     models, _ = har_files
     probe = spinner.add(Node('probe', context=ros_context))
-    combined, labels = Stream(probe, '/ensemble'), Stream(probe, '/edgeserve/labels')
-    late_local = Stream(probe, '/pred/g3')
+    combined, labels = JsonStream(probe, '/ensemble'), JsonStream(probe, '/edgeserve/labels')
+    late_local = JsonStream(probe, '/pred/g3')
     for i in range(4):
         procs.start(MODEL, f'har_g{i}', model_file=models, model=f'har_g{i}',
                     input=GROUP_TOPICS[i], input_kind='stream', output_stream=f'/pred/g{i}',
@@ -108,7 +109,7 @@ def test_decentralized_ensemble_tolerates_a_late_stream(spinner, ros_context, pr
 def test_qr_camera_stream_decodes_the_text(spinner, ros_context, har_files):
     models, _ = har_files
     probe = spinner.add(Node('probe', context=ros_context))
-    predictions = Stream(probe, '/qr/predictions')
+    predictions = JsonStream(probe, '/qr/predictions')
     spinner.add(model(ros_context, 'qr_model', model_file=models, model='qr',
                       input='/qr/cam_a', input_kind='stream', output_stream='/qr/predictions'))
     assert wait_for(lambda: probe.count_subscribers('/qr/cam_a') >= 1, 10.0)

@@ -5,8 +5,8 @@ import time
 from conftest import wait_for
 import numpy as np
 import pytest
-from queue_support import model_file, params, Predictions
 from rclpy.node import Node
+from ros_probes import JsonStream, model_file, params
 
 from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
@@ -31,7 +31,7 @@ def _run(spinner, ctx, path, workers, prefix, prefetch=False):
         spinner.add(QueueWorker(context=ctx, parameter_overrides=params(
             queue=f'{prefix}_queue', model_file=path, max_items=1, prefetch=prefetch),
             cli_args=['--ros-args', '-r', f'__node:={prefix}_w{i}']))
-    out = Predictions(spinner.add(Node(f'{prefix}_probe', context=ctx)), f'/{prefix}/predictions')
+    out = JsonStream(spinner.add(Node(f'{prefix}_probe', context=ctx)), f'/{prefix}/predictions')
     assert wait_for(lambda: src.count_subscribers(f'/{prefix}/x') == 1, 5.0)
     time.sleep(0.5)  # workers found the pull service and idle
     begin = time.perf_counter()

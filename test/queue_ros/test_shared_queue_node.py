@@ -10,8 +10,8 @@ import time
 from conftest import wait_for
 import numpy as np
 import pytest
-from queue_support import model_file, params, Predictions
 from rclpy.node import Node
+from ros_probes import JsonStream, model_file, params
 
 from edgeserve_ros.dataplane.codec import encode
 from edgeserve_ros.dataplane.delivery import DeliveryMode
@@ -60,7 +60,7 @@ def test_three_workers_each_prediction_once_spread_over_workers(spinner, ros_con
     path = model_file(tmp_path, 20)
     for i in range(3):
         spinner.add(_worker(ros_context, f'w{i}', path))
-    out = Predictions(spinner.add(Node('probe', context=ros_context)))
+    out = JsonStream(spinner.add(Node('probe', context=ros_context)))
     assert wait_for(lambda: src.count_subscribers('/x') == 1, 5.0)
     for i in range(60):
         stream.publish(np.full(4, i, np.float32))
@@ -111,7 +111,7 @@ def test_killed_worker_loses_no_item(spinner, ros_context, domain_id, tmp_path):
         if victim.poll() is None:
             victim.kill()
             victim.wait(5.0)
-    out = Predictions(spinner.add(Node('probe', context=ros_context)))
+    out = JsonStream(spinner.add(Node('probe', context=ros_context)))
     spinner.add(_worker(ros_context, 'healthy', model_file(tmp_path, 20)))
     assert wait_for(lambda: len(out) >= 20, 15.0), queue.stats()
     time.sleep(0.3)
@@ -125,7 +125,7 @@ def test_stalled_worker_items_resent_late_results_dropped(spinner, ros_context, 
     src, source, stream = _source(spinner, ros_context)
     queue = spinner.add(_queue(ros_context, lease_timeout=0.3))
     spinner.add(_worker(ros_context, 'slow', model_file(tmp_path, 1200, 'stall'), max_items=3))
-    out = Predictions(spinner.add(Node('probe', context=ros_context)))
+    out = JsonStream(spinner.add(Node('probe', context=ros_context)))
     assert wait_for(lambda: src.count_subscribers('/x') == 1, 5.0)
     for i in range(3):
         stream.publish(np.full(4, i, np.float32))
@@ -147,7 +147,7 @@ def test_join_affinity_same_key_same_worker(spinner, ros_context, tmp_path):
     path = model_file(tmp_path, 20)
     for i in range(3):
         spinner.add(_worker(ros_context, f'w{i}', path, max_items=1))
-    out = Predictions(spinner.add(Node('probe', context=ros_context)))
+    out = JsonStream(spinner.add(Node('probe', context=ros_context)))
     assert wait_for(lambda: src.count_subscribers('/x') == 1, 5.0)
     base = time.time_ns()
     for group in range(12):
@@ -169,7 +169,7 @@ def test_tuple_input_fetches_members_and_reports_provenance(spinner, ros_context
     src, source, stream = _source(spinner, ros_context, topic='/cam')
     queue = spinner.add(_queue(ros_context, input='/synced', input_kind='tuple'))
     spinner.add(_worker(ros_context, 'w0', model_file(tmp_path, 0)))
-    out = Predictions(spinner.add(Node('probe', context=ros_context)))
+    out = JsonStream(spinner.add(Node('probe', context=ros_context)))
     pub = src.create_publisher(SyncedTuple, '/synced', HEADER_QOS)
     assert wait_for(lambda: src.count_subscribers('/synced') == 1, 5.0)
     cam = stream.publish(np.arange(3, dtype=np.float32))

@@ -7,7 +7,7 @@ import time
 from conftest import wait_for
 import pytest
 from rclpy.node import Node
-from rclpy.parameter import Parameter
+from ros_probes import params
 
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
 from edgeserve_ros.msg import SyncedTuple, SyncMember
@@ -21,10 +21,8 @@ pytestmark = pytest.mark.ros
 
 OPTS = StreamOptions(capacity_bytes=1 << 20, use_shm=False)
 RATES = {'/fast': 50.0, '/mid': 20.0, '/slow': 5.0}
-
-
-def _params(**values):
-    return [Parameter(k, value=v) for k, v in values.items()]
+#: sync_node parameters of these tests (a test overrides some)
+SYNC = dict(streams=list(RATES), period=0.1, max_skew=0.03, max_age=1.0)
 
 
 def _source(context, name, topic, rate, count=0):
@@ -62,10 +60,8 @@ def _member(msg, stream):
     return next(m for m in msg.members if m.stream == stream)
 
 
-def _sync_node(ros_context, **params):
-    base = dict(streams=list(RATES), period=0.1, max_skew=0.03, max_age=1.0)
-    base.update(params)
-    return SyncNode(context=ros_context, parameter_overrides=_params(**base))
+def _sync_node(ros_context, **overrides):
+    return SyncNode(context=ros_context, parameter_overrides=params(**{**SYNC, **overrides}))
 
 
 def _start_pipeline(procs, **sync_params):
@@ -77,9 +73,7 @@ def _start_pipeline(procs, **sync_params):
         procs.start('edgeserve_ros.dataplane.source_node', f'src_{topic[1:]}', stream=topic,
                     rate_hz=rate, pattern='bytes', payload_bytes=16, use_shm=False,
                     publish_metrics=False)
-    base = dict(streams=list(RATES), period=0.1, max_skew=0.03, max_age=1.0)
-    base.update(sync_params)
-    procs.start('edgeserve_ros.sync.sync_node', 'sync_node', **base)
+    procs.start('edgeserve_ros.sync.sync_node', 'sync_node', **{**SYNC, **sync_params})
 
 
 def _complete(out, count):

@@ -1,8 +1,9 @@
-"""Helpers for the shared_queue node tests: model files, parameters, prediction probes."""
+"""Shared test helpers: parameter overrides, a slow model file, a JSON stream recorder."""
 
 import json
 import threading
 import time
+from typing import Any, List
 
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -26,20 +27,22 @@ def model_file(tmp_path, delay_ms, name='slow'):
     return str(path)
 
 
-class Predictions:
-    """Records the JSON predictions of a prediction stream (inline payloads)."""
+class JsonStream:
+    """Records the JSON items of a stream (inline payloads) with their stamp and arrival."""
 
     def __init__(self, node: Node, topic: str = '/predictions') -> None:
-        self.items = []
-        self.stamps = []
+        self.items: List[Any] = []
+        self.stamps: List[float] = []
+        self.arrivals: List[float] = []
         self.lock = threading.Lock()
         node.create_subscription(PayloadHeader, topic, self._on, HEADER_QOS)
 
     def _on(self, msg: PayloadHeader) -> None:
-        assert msg.delivery == PayloadHeader.DELIVERY_EAGER, 'predictions travel inline'
+        assert msg.delivery == PayloadHeader.DELIVERY_EAGER, 'JSON streams travel inline'
         with self.lock:
             self.items.append(json.loads(bytes(msg.inline_payload)))
             self.stamps.append(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
+            self.arrivals.append(time.time())
 
     def __len__(self) -> int:
         with self.lock:
@@ -55,7 +58,12 @@ class Predictions:
         with self.lock:
             return [p['worker'] for p in self.items]
 
+    def issued(self):
+        """Return ``(arrival time, label)`` per item (predictions, for real-time accuracy)."""
+        with self.lock:
+            return [(t, item['label']) for t, item in zip(self.arrivals, self.items)]
 
-def stamp_ns(index: int) -> int:
-    """Return a distinct, recent stamp for item ``index`` (ns)."""
-    return time.time_ns() // 1_000_000_000 * 1_000_000_000 + index * 1_000_000
+    def stamped(self):
+        """Return ``(stamp, label)`` per item (the ground-truth label stream)."""
+        with self.lock:
+            return [(t, item['label']) for t, item in zip(self.stamps, self.items)]
