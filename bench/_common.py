@@ -350,30 +350,14 @@ def child_exit(code: int = 0) -> int:
     return code  # not reached
 
 
-class Spinner:
+def spin_in_background(*nodes: Any) -> Any:
     """
-    Spin rclpy nodes in a background executor (child processes).
+    Spin rclpy nodes in a background executor (child processes); return the spinner.
 
     The executor is the nodes' own default (``edgeserve_ros.ros.spin.make_executor``:
     single-threaded unless ``EDGESERVE_EXECUTOR=multi``); rclpy's MultiThreadedExecutor
     kept a core busy on its own in these benchmarks.
     """
+    from edgeserve_ros.ros.spin import BackgroundSpinner, make_executor
 
-    def __init__(self, *nodes: Any, threads: int = 4) -> None:
-        from edgeserve_ros.ros.spin import make_executor
-
-        self.executor = make_executor()
-        for node in nodes:
-            self.executor.add_node(node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # noqa: BLE001 - context shut down under the executor
-            pass
-
-    def close(self) -> None:
-        """Stop spinning."""
-        self.executor.shutdown(timeout_sec=2.0)
+    return BackgroundSpinner(make_executor(), *nodes)

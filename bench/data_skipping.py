@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from _common import (child_exit, emit, fmt, JsonChild, machine_info, md_table, MIB,
                      progress, pyplot, save_figure,
-                     ratio, read_commands, result_path, self_argv, size_label, Spinner,
+                     ratio, read_commands, result_path, self_argv, size_label, spin_in_background,
                      targets_table, wait_until, write_csv, write_md)
 
 NAME = 'data_skipping'
@@ -96,7 +96,7 @@ def run_source(args: argparse.Namespace) -> int:
         capacity_bytes=(args.frames + 4) * (7 * MIB if args.pattern == 'image'
                                             else args.payload_bytes + 4096),
         ttl=3600.0, delivery=mode, use_shm=False))
-    Spinner(node)
+    spin_in_background(node)
     matched = wait_until(lambda: node.count_subscribers(TOPIC) >= 1, 60.0)
     emit('ready', matched=bool(matched), eager_depth=max(depth, args.frames))
     for cmd in read_commands():
@@ -172,7 +172,7 @@ def run_consumer(args: argparse.Namespace) -> int:
             fut.add_done_callback(lambda f, i=index, t=tag: on_payload(f, i, t))
 
     node.create_subscription(PayloadHeader, TOPIC, on_header, HEADER_QOS)
-    Spinner(node)
+    spin_in_background(node)
     emit('ready')
     for cmd in read_commands():
         if cmd.get('cmd') == 'episode':

@@ -40,8 +40,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from _common import (child_env, child_exit, emit, fmt, JsonChild, KIB, machine_info, md_table, MIB,
                      percentile, progress, pyplot, save_figure, ratio, read_commands, result_path,
-                     self_argv, size_label, Spinner, targets_table, wait_until, write_csv,
-                     write_md)
+                     self_argv, size_label, spin_in_background, targets_table, wait_until,
+                     write_csv, write_md)
 
 NAME = 'delivery_modes'
 DOMAIN_ID = 151
@@ -106,7 +106,7 @@ def run_consumer() -> int:
 
     for topic in TOPICS.values():
         node.create_subscription(PayloadHeader, topic, on_header, HEADER_QOS)
-    Spinner(node)
+    spin_in_background(node)
     emit('ready')
     for _ in read_commands():
         pass  # runs until the parent closes stdin
@@ -149,7 +149,7 @@ def measure(args: argparse.Namespace) -> Tuple[List[Dict[str, Any]], Dict[str, A
                                   delivery=DeliveryMode.AUTO, use_shm=True),
     }
     handles = {mode: source.add_stream(TOPICS[mode], opt) for mode, opt in streams.items()}
-    spinner = Spinner(node)
+    spinner = spin_in_background(node)
     rows: List[Dict[str, Any]] = []
     lost = 0
     try:

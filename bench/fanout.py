@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from _common import (child_env, child_exit, emit, fmt, JsonChild, KIB, machine_info, md_table,
                      progress, pyplot, ratio, read_commands, result_path, save_figure,
-                     self_argv, Spinner, targets_table, wait_until, write_csv, write_md)
+                     self_argv, spin_in_background, targets_table, wait_until, write_csv, write_md)
 
 NAME = 'fanout'
 DOMAIN_ID = 153
@@ -117,7 +117,7 @@ def run_consumer(args: argparse.Namespace) -> int:
         fut.add_done_callback(lambda f, t=tag: on_payload(f, t))
 
     node.create_subscription(PayloadHeader, args.topic, on_header, HEADER_QOS)
-    Spinner(node)
+    spin_in_background(node)
     emit('ready')
     for cmd in read_commands():
         if cmd.get('cmd') == 'episode':
@@ -161,7 +161,7 @@ def measure(args: argparse.Namespace) -> List[Dict[str, Any]]:
                               delivery=DeliveryMode.LAZY, use_shm=False),
         'lazy+shm': StreamOptions(capacity_bytes=capacity, ttl=600.0,
                                   delivery=DeliveryMode.LAZY, use_shm=True)}
-    spinner = Spinner(node)
+    spinner = spin_in_background(node)
     payload = np.random.default_rng(0).integers(0, 256, args.size, dtype=np.uint8).tobytes()
     counts = [int(c) for c in args.consumers.split(',')]
     rows: List[Dict[str, Any]] = []

@@ -27,8 +27,8 @@ import zlib
 
 from _common import (child_env, child_exit, emit, fmt, JsonChild, machine_info, md_table, MIB,
                      percentile, progress, pyplot, save_figure, ratio, read_commands, result_path,
-                     self_argv, size_label, Spinner, targets_table, wait_until, write_csv,
-                     write_md)
+                     self_argv, size_label, spin_in_background, targets_table, wait_until,
+                     write_csv, write_md)
 
 NAME = 'shm_throughput'
 DOMAIN_ID = 154
@@ -68,7 +68,7 @@ def run_producer() -> int:
     streams = {mode: source.add_stream(topic, StreamOptions(
         capacity_bytes=capacity, ttl=3600.0, use_shm=(mode == 'shm')))
         for mode, topic in TOPICS.items()}
-    Spinner(node)
+    spin_in_background(node)
     rng = np.random.default_rng(1)
     payloads = [rng.integers(0, 256, size, dtype=np.uint8).tobytes() for size in SIZES]
     matched = wait_until(lambda: all(node.count_subscribers(t) >= 1 for t in TOPICS.values()),
@@ -106,7 +106,7 @@ def measure(args: argparse.Namespace) -> Dict[tuple, List[float]]:
                                  lambda h, m=mode: on_header(m, h), HEADER_QOS)
     checked = PayloadFetcher(node, timeout=10.0, retries=1, use_shm=True, verify=True)
     raw = PayloadFetcher(node, timeout=10.0, retries=1, use_shm=True, verify=False)
-    spinner = Spinner(node)
+    spinner = spin_in_background(node)
     producer = JsonChild(self_argv(__file__, 'producer'), env=child_env(args.domain_id),
                          name='producer')
     times: Dict[tuple, List[float]] = {(p, s): [] for p in PATHS for s in SIZES}

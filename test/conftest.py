@@ -45,34 +45,12 @@ def procs(domain_id, tmp_path):
 @pytest.fixture
 def spinner(ros_context):
     """Spin nodes added with ``spinner.add(node)`` in a background MultiThreadedExecutor."""
-    import threading
-
     from rclpy.executors import MultiThreadedExecutor
 
-    class _Spinner:
-        def __init__(self) -> None:
-            self.executor = MultiThreadedExecutor(num_threads=4, context=ros_context)
-            self.nodes = []
-            self.thread = threading.Thread(target=self._spin, daemon=True)
-            self.thread.start()
+    from edgeserve_ros.ros.spin import BackgroundSpinner
 
-        def _spin(self) -> None:
-            try:
-                self.executor.spin()
-            except Exception:  # noqa: BLE001 - context shut down under the executor
-                pass
-
-        def add(self, node):
-            self.nodes.append(node)
-            self.executor.add_node(node)
-            return node
-
-        def close(self) -> None:
-            self.executor.shutdown(timeout_sec=2.0)
-            for node in self.nodes:
-                node.destroy_node()
-
-    spinner = _Spinner()
+    spinner = BackgroundSpinner(MultiThreadedExecutor(num_threads=4, context=ros_context),
+                                destroy_nodes=True)
     try:
         yield spinner
     finally:

@@ -12,6 +12,7 @@ Invalid parameters end the process with exit code 2 and an error naming them.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Callable, List, Optional
 
 import rclpy
@@ -31,6 +32,44 @@ def make_executor(kind: Optional[str] = None) -> rclpy.executors.Executor:
     if kind not in EXECUTORS:
         raise ValueError(f'EDGESERVE_EXECUTOR={kind!r}: expected one of {", ".join(EXECUTORS)}')
     return SingleThreadedExecutor() if kind == 'single' else MultiThreadedExecutor()
+
+
+class BackgroundSpinner:
+    """
+    Spin ``executor`` on a daemon thread (tests, benchmarks); ``add`` nodes to it.
+
+    :param executor: the executor to spin (e.g. :func:`make_executor`)
+    :param destroy_nodes: destroy the added nodes on :meth:`close`
+    """
+
+    def __init__(self, executor: rclpy.executors.Executor, *nodes: Node,
+                 destroy_nodes: bool = False) -> None:
+        self.executor = executor
+        self.nodes: List[Node] = []
+        self.destroy_nodes = destroy_nodes
+        for node in nodes:
+            self.add(node)
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # noqa: BLE001 - context shut down under the executor
+            pass
+
+    def add(self, node: Node) -> Node:
+        """Spin ``node`` too; return it."""
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def close(self) -> None:
+        """Stop spinning (and destroy the added nodes if asked)."""
+        self.executor.shutdown(timeout_sec=2.0)
+        if self.destroy_nodes:
+            for node in self.nodes:
+                node.destroy_node()
 
 
 def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None,
