@@ -1,9 +1,10 @@
 """Consumer process for tests: fetch N payloads of a stream, print a JSON summary.
 
 Usage: python fetch_peer.py TOPIC N [--every-k K] [--index I --of M] [--retries R] [--no-shm]
-(exit 0 when at least N payloads were fetched and all verified). ``slowest_warm`` in the
-summary leaves out the fetches asked for before the first answer came (discovery time). ``--index I --of M`` keeps
+(exit 0 when at least N payloads were fetched and all verified). ``--index I --of M`` keeps
 the seqs with ``seq % M == I`` (consumers sharing a stream); ``--every-k`` keeps one in K.
+``slowest_warm`` in the summary leaves out the fetches asked for before the first answer came
+(they include the wait for service discovery).
 """
 
 import argparse
