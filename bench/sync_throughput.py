@@ -1,7 +1,7 @@
 """Synchronizer throughput (pure-Python core) and sync_node added latency (rclpy).
 
 One command: ``bash scripts/dev bench sync_throughput [--quick] [--events N]
-[--seconds S] [--rates 100,1000] [--skip-node]``.
+[--seconds S] [--cases 100@10,1000@1] [--skip-node]``.
 
 (a) Core: header events/s through :class:`edgeserve_ros.sync.core.Synchronizer` fed the
 way ``sync_node`` feeds it (``add`` then ``advance(arrival)`` per header), 4 streams at
@@ -48,7 +48,7 @@ CORE_TARGET = 100_000.0
 NODE_STREAMS = 4
 NODE_SKEW = 0.002
 NODE_TARGET_MS = 1.0
-DEFAULT_CASES = '100@10,1000@1,1000@10,100@10:single,1000@1:single'
+DEFAULT_CASES = '100@10,1000@1,1000@10'
 DOMAIN_ID = 87
 PREFIX = '/bench_sync'
 
@@ -202,23 +202,6 @@ def role_sub() -> int:
 
 # -- (b) node: parent -------------------------------------------------------------------
 
-def role_node(ros_args: Sequence[str]) -> int:
-    """Child: run ``SyncNode`` under a ``SingleThreadedExecutor`` (``--executor single``)."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
-    from edgeserve_ros.sync.sync_node import SyncNode
-
-    rclpy.init(args=['x', '--ros-args', *ros_args])
-    executor = SingleThreadedExecutor()
-    executor.add_node(SyncNode())
-    try:
-        executor.spin()
-    except KeyboardInterrupt:
-        pass
-    return common.child_exit(0)
-
-
 def _cpu_seconds(pid: int) -> float:
     """Return user + system CPU seconds of process ``pid`` (0 when unreadable)."""
     try:
@@ -230,17 +213,15 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def run_node(rate: float, period: float, seconds: float, warmup: float, log_path: str,
-             executor: str = 'node') -> Dict[str, Any]:
+             executor: str = 'single') -> Dict[str, Any]:
     """Run publishers -> sync_node -> subscriber at ``rate`` Hz per stream; return metrics."""
-    env = common.child_env(DOMAIN_ID)
+    env = common.child_env(DOMAIN_ID, extra={'EDGESERVE_EXECUTOR': executor})
     streams = '[' + ','.join(f"'{PREFIX}/s{i}'" for i in range(NODE_STREAMS)) + ']'
     log = open(log_path, 'a')
     ros_args = ['-p', f'streams:={streams}', '-p', f'period:={period}',
                 '-p', f'max_skew:={NODE_SKEW}', '-p', 'max_age:=0.5', '-p', 'policy:=impute',
                 '-p', 'queue_size:=64', '-p', 'output_topic:=synced']
     argv = [sys.executable, '-m', 'edgeserve_ros.sync.sync_node', '--ros-args', *ros_args]
-    if executor == 'single':
-        argv = common.self_argv(__file__, 'node') + ['--', *ros_args]
     node = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     sub = common.JsonChild(common.self_argv(__file__, 'sub'), env=env, name='sub')
     pub = common.JsonChild(common.self_argv(__file__, 'pub', [rate, NODE_STREAMS]), env=env,
@@ -301,8 +282,8 @@ def run_node(rate: float, period: float, seconds: float, warmup: float, log_path
 
 def _case(r: Dict[str, Any]) -> str:
     """Return the label of one node case, e.g. ``4 x 1000 Hz, 1 ms``."""
-    single = ', single-threaded executor' if r['executor'] == 'single' else ''
-    return f'4 x {r["rate_hz"]:g} Hz, {r["period_ms"]:g} ms{single}'
+    multi = ', MultiThreadedExecutor' if r['executor'] == 'multi' else ''
+    return f'4 x {r["rate_hz"]:g} Hz, {r["period_ms"]:g} ms{multi}'
 
 
 def plot(core: List[Dict[str, Any]], nodes: List[Dict[str, Any]]) -> str:
@@ -386,14 +367,16 @@ max_skew {CORE_SKEW * 1e3:g} ms, max_age 0.5 s, policy impute, queue 64; per eve
         body = f"""
 4 rclpy publishers of `PayloadHeader` (one process; each round publishes the 4 topics back
 to back, stamp = wall clock at publish) -> `python -m edgeserve_ros.sync.sync_node`
-(separate process, its own `MultiThreadedExecutor`; streams `{PREFIX}/s0..3`, period
-as listed, max_skew {NODE_SKEW * 1e3:g} ms, max_age 0.5 s, impute, queue 64)
+(separate process, its `SingleThreadedExecutor` as shipped; streams `{PREFIX}/s0..3`,
+period as listed, max_skew {NODE_SKEW * 1e3:g} ms, max_age 0.5 s, impute, queue 64)
 -> `SyncedTuple` subscriber (third process, `SingleThreadedExecutor`, receipt =
 `time.time()` at callback entry). ROS domain {DOMAIN_ID}, default RMW and transports.
-{args.seconds:g} s measured after {args.warmup:g} s of warm-up per case. Cases marked
-*single-threaded executor* run the same `SyncNode` class with the same parameters under an
-rclpy `SingleThreadedExecutor` (a child process of this script) instead of the node's own
-`main()` (`MultiThreadedExecutor`): a diagnostic, not what ships.
+{args.seconds:g} s measured after {args.warmup:g} s of warm-up per case.
+`EDGESERVE_EXECUTOR=multi` (`:multi` cases) is not in the default set: rclpy's
+`MultiThreadedExecutor` with sync_node's 2 ms timer spent its main thread scanning its task
+list (rclpy issue 1223): 709 of 1000 tuples/s with added p50 160 ms at 4 x 1 kHz, and no
+tuple at all at 4 x 100 Hz (period 10 ms) in a short run of this script. rclpy's experimental `EventsExecutor` (Jazzy 7.1.6) is not measured: its `spin()` did not
+return after `rclpy.shutdown()` or SIGTERM, and held a core at 100%.
 
 * **added** = receipt - newest member's arrival at the node (`SyncMember.arrival`, node
   clock = wall clock on this host): the brief's definition.
@@ -411,8 +394,8 @@ rclpy `SingleThreadedExecutor` (a child process of this script) instead of the n
         sections.append(('(b) sync_node added latency', body))
         for r in nodes:
             if r['rate_hz'] == 1000.0 and r['period_ms'] == 1.0:
-                what = ('SyncNode under a SingleThreadedExecutor (diagnostic)'
-                        if r['executor'] == 'single' else 'sync_node as shipped')
+                what = ('sync_node under a MultiThreadedExecutor (diagnostic)'
+                        if r['executor'] == 'multi' else 'sync_node as shipped')
                 targets.append((f'node: added latency p99 <= 1 ms at 4 streams x 1 kHz, '
                                 f'period 1 ms: {what}',
                                 f'{f(r["added_p99_ms"], 3)} ms (output part: '
@@ -428,7 +411,7 @@ rclpy `SingleThreadedExecutor` (a child process of this script) instead of the n
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse arguments; run as parent or as a ``--role`` child."""
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--role', choices=('pub', 'sub', 'node'), default=None, help=argparse.SUPPRESS)
+    ap.add_argument('--role', choices=('pub', 'sub'), default=None, help=argparse.SUPPRESS)
     ap.add_argument('rest', nargs='*', help=argparse.SUPPRESS)
     ap.add_argument('--quick', action='store_true', help='short run (< 30 s)')
     ap.add_argument('--events', type=int, default=None,
@@ -438,28 +421,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument('--warmup', type=float, default=None,
                     help='node: warm-up seconds per case (default 3; 2 with --quick)')
     ap.add_argument('--cases', default=None,
-                    help='node: list of RATE@PERIOD_MS[:single]: per-stream rate (Hz), sync '
-                         'period (ms); ":single" runs SyncNode under a SingleThreadedExecutor '
-                         'in a child of this script instead of `python -m '
-                         'edgeserve_ros.sync.sync_node` (its MultiThreadedExecutor) '
-                         f'(default {DEFAULT_CASES}; 1000@1,1000@1:single with --quick)')
+                    help='node: list of RATE@PERIOD_MS[:multi]: per-stream rate (Hz), sync '
+                         'period (ms); ":multi" runs sync_node with EDGESERVE_EXECUTOR=multi '
+                         f'(default {DEFAULT_CASES}; 1000@1 with --quick)')
     ap.add_argument('--skip-node', action='store_true', help='run part (a) only')
     args = ap.parse_args(argv)
     if args.role == 'pub':
         return role_pub(float(args.rest[0]), int(args.rest[1]))
     if args.role == 'sub':
         return role_sub()
-    if args.role == 'node':
-        return role_node(args.rest)
     n_events = args.events or (100_000 if args.quick else 1_000_000)
     args.seconds = args.seconds or (4.0 if args.quick else 15.0)
     args.warmup = args.warmup or (2.0 if args.quick else 3.0)
     cases = []
-    for c in (args.cases or ('1000@1,1000@1:single' if args.quick else DEFAULT_CASES)
+    for c in (args.cases or ('1000@1' if args.quick else DEFAULT_CASES)
               ).split(','):
         spec, _, executor = c.partition(':')
         rate, _, period = spec.partition('@')
-        cases.append((float(rate), float(period) / 1e3, executor or 'node'))
+        cases.append((float(rate), float(period) / 1e3, executor or 'single'))
     core = []
     for clock, label, offsets in (('none', 'off', (0.0, 0.0, 0.0, 0.0)),
                                   ('envelope', 'envelope', (0.0, 0.2, 0.0, 0.0))):

@@ -5,7 +5,8 @@ The executor is chosen by ``EDGESERVE_EXECUTOR``: ``single`` (default:
 SingleThreadedExecutor; every edgeserve_ros node is asynchronous, and in Python one thread
 dispatches callbacks with less overhead than several fighting over the GIL, see
 bench/results/sync_throughput.md) or ``multi`` (MultiThreadedExecutor). rclpy's experimental
-EventsExecutor is not offered: under it sync_node's timer never fired (Jazzy 7.1.5).
+EventsExecutor is not offered: in Jazzy 7.1.6 its ``spin()`` did not return after
+``rclpy.shutdown()`` or SIGTERM, and held a core at 100%.
 Invalid parameters end the process with exit code 2 and an error naming them.
 """
 
