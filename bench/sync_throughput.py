@@ -375,7 +375,8 @@ period as listed, max_skew {NODE_SKEW * 1e3:g} ms, max_age 0.5 s, impute, queue 
 `EDGESERVE_EXECUTOR=multi` (`:multi` cases) is not in the default set: rclpy's
 `MultiThreadedExecutor` with sync_node's 2 ms timer spent its main thread scanning its task
 list (rclpy issue 1223): 709 of 1000 tuples/s with added p50 160 ms at 4 x 1 kHz, and no
-tuple at all at 4 x 100 Hz (period 10 ms) in a short run of this script. rclpy's experimental `EventsExecutor` (Jazzy 7.1.6) is not measured: its `spin()` did not
+tuple at all at 4 x 100 Hz (period 10 ms) in a short run of this script.
+rclpy's experimental `EventsExecutor` (Jazzy 7.1.6) is not measured: its `spin()` did not
 return after `rclpy.shutdown()` or SIGTERM, and held a core at 100%.
 
 * **added** = receipt - newest member's arrival at the node (`SyncMember.arrival`, node
