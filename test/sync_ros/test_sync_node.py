@@ -45,10 +45,15 @@ class _Collector:
         with self.lock:
             self.msgs.append((time.time(), msg))
 
-    def emitted(self, begin, end):
-        """Return the tuples whose emit time (node clock) is in [begin, end)."""
+    def ticked(self, begin, end):
+        """Return the tuples whose tick (node clock) is in [begin, end), in tick order.
+
+        Tuples are published in tick order, so once one ticked at ``end`` or later has
+        arrived, the window is complete (selecting by emit time would let a late timer
+        callback move a tuple across the window's edge).
+        """
         with self.lock:
-            return [m for _, m in self.msgs if begin <= to_sec(m.emit_time) < end]
+            return [m for _, m in self.msgs if begin <= to_sec(m.header.stamp) < end]
 
     def lag(self, msg):
         """Seconds from the tuple's emission to its reception here."""
@@ -87,8 +92,8 @@ def test_rate_skew_and_reuse_with_three_rates(spinner, ros_context, procs):
     out = _Collector(spinner.add(Node('probe', context=ros_context)))
     assert wait_for(lambda: _complete(out, 5), 30.0), procs.log('sync_node')
     begin = time.time()
-    assert wait_for(lambda: out.emitted(begin + 2.0, begin + 9.0), 5.0)
-    window = out.emitted(begin, begin + 2.0)
+    assert wait_for(lambda: out.ticked(begin + 2.0, begin + 9.0), 5.0)
+    window = out.ticked(begin, begin + 2.0)
     ticks = [m.tick for m in window]
     skews = [m.skew for m in window]
     slow = [_member(m, '/slow').state for m in window]
@@ -106,7 +111,7 @@ def test_rate_skew_and_reuse_with_three_rates(spinner, ros_context, procs):
     assert max(skews) <= 0.03 + 1e-6
     # a tuple waits at most max_skew (+ one timer period of 20 ms) after its tick; a loaded
     # host may delay a timer callback, so only the median is held to that
-    assert waits[len(waits) // 2] <= 0.03 + 0.02 + 1e-6 and waits[-1] < 0.5
+    assert waits[len(waits) // 2] <= 0.03 + 0.02 + 1e-6 and waits[-1] < 1.0
     for m in window:
         assert all(x.present and x.age <= 1.0 for x in m.members)
         assert all(x.payload_header.stream == x.stream for x in m.members)
@@ -123,8 +128,8 @@ def test_dead_stream_turns_imputed_then_missing(spinner, ros_context, procs):
     assert wait_for(lambda: _complete(out, 8), 30.0), procs.log('sync_node')
     procs.kill('src_mid')  # SIGKILL: the source cannot say goodbye
     killed = time.time()
-    assert wait_for(lambda: out.emitted(killed + 2.0, killed + 9.0), 5.0)
-    after = out.emitted(killed, killed + 2.0)
+    assert wait_for(lambda: out.ticked(killed + 2.0, killed + 9.0), 5.0)
+    after = out.ticked(killed, killed + 2.0)
     states = [_member(m, '/mid').state for m in after]
     print(f'\nafter kill: {len(after)} tuples in 2 s, /mid states {states}')
     assert abs(len(after) - 20) <= 1  # the output goes on at the target rate
