@@ -6,9 +6,12 @@ from conftest import wait_for
 import pytest
 from rclpy.node import Node
 
+from std_msgs.msg import Header
+
 from edgeserve_ros.dataplane.fetcher import PayloadFetcher
 from edgeserve_ros.msg import PayloadHeader
-from edgeserve_ros.ros.qos import HEADER_QOS
+from edgeserve_ros.ros.qos import HEADER_QOS, START_QOS
+from edgeserve_ros.ros.timeconv import from_sec
 
 pytestmark = pytest.mark.ros
 
@@ -20,9 +23,13 @@ def test_payloads_stay_fetchable_until_they_expire(spinner, ros_context, procs):
     headers = []
     node.create_subscription(PayloadHeader, '/qr/cam', headers.append, HEADER_QOS)
     fetcher = PayloadFetcher(node, timeout=2.0, retries=1, use_shm=False)
+    start = node.create_publisher(Header, '/qr/start', START_QOS)
     proc = procs.start('edgeserve_ros.workloads.source_node', 'cam', workload='qr', part=0,
                        stream='/qr/cam', count=3, delivery='lazy', ttl=TTL, use_shm=False,
-                       labels_topic='')
+                       labels_topic='', start_topic='/qr/start')
+    # headers are volatile: the source plays only once it is connected to this consumer
+    assert wait_for(lambda: node.count_publishers('/qr/cam') == 1, 30.0), procs.log('cam')
+    start.publish(Header(stamp=from_sec(time.time() + 0.5)))
     assert wait_for(lambda: len(headers) == 3, 30.0), procs.log('cam')
     finished = time.monotonic()
     # a slow link: the consumer asks only after the source has finished playing
