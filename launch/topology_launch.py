@@ -6,6 +6,9 @@ Launch a whole topology from one YAML file (the same plan as ``topology.run``).
 
 Every node of the file is started on this machine; on a real cluster, set ``host`` to the
 machine's host name in the file and launch it on every machine: each starts only its nodes.
+The first host of the file also runs ``topology_monitor``: it holds the sources back until
+every node is up (the same start barrier as ``topology.run``), then prints live predictions
+and accuracy for as long as the launch runs.
 """
 
 import os
@@ -17,6 +20,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch_ros.actions import Node
 
 from edgeserve_ros.ros.launch_env import dds_profile_actions
+from edgeserve_ros.topology.barrier import gated, MONITOR_EXECUTABLE, monitor_arguments
 from edgeserve_ros.topology.plan import plan
 from edgeserve_ros.topology.run import DEFAULT_MODELS_DIR, load
 from edgeserve_ros.workloads.prepare import models_file
@@ -28,9 +32,16 @@ def _nodes(context: LaunchContext) -> list:
     spec = load(context.launch_configurations['config'], overrides)
     host = context.launch_configurations['host']
     models = models_file(spec, pathlib.Path(context.launch_configurations['models_dir']))
-    return [Node(package='edgeserve_ros', executable=n.executable, name=n.name,
-                 parameters=[n.params], output='screen')
-            for n in plan(spec, str(models)) if host in ('', n.host)]
+    nodes = gated(spec, plan(spec, str(models)))
+    actions = [Node(package='edgeserve_ros', executable=n.executable, name=n.name,
+                    parameters=[n.params], output='screen')
+               for n in nodes if host in ('', n.host)]
+    if host in ('', spec.hosts[0]):  # it keeps the latched start time for late joiners
+        forever = 1e9
+        actions.append(Node(package='edgeserve_ros', executable=MONITOR_EXECUTABLE,
+                            arguments=monitor_arguments(spec, nodes, forever, forever, forever),
+                            output='screen'))
+    return actions
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -5,6 +5,7 @@ import pathlib
 import pytest
 import yaml
 
+from edgeserve_ros.topology.barrier import gated
 from edgeserve_ros.topology.plan import plan, predictions_topic, readiness
 from edgeserve_ros.topology.run import load
 from edgeserve_ros.topology.spec import parse_topology, TopologyError
@@ -93,7 +94,8 @@ def test_planned_parameters_are_declared_by_their_nodes():
     import importlib
     for name in ('har', 'nids', 'qr'):
         for kind in ('centralized', 'parallel', 'decentralized'):
-            for node in plan(load(str(CONFIGS / f'{name}.yaml'), [f'topology={kind}']), 'm'):
+            spec = load(str(CONFIGS / f'{name}.yaml'), [f'topology={kind}'])
+            for node in gated(spec, plan(spec, 'm')):
                 declared = {p.name for p in importlib.import_module(node.module).PARAMS}
                 unknown = set(node.params) - declared
                 assert not unknown, f'{node.module}: {unknown}'

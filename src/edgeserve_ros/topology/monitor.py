@@ -87,8 +87,8 @@ class Monitor(Node):
         return out
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Watch until ``--seconds`` pass (after the first prediction) or input goes quiet."""
+def arguments() -> argparse.ArgumentParser:
+    """Return the command-line parser (see :mod:`edgeserve_ros.topology.barrier`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument('--predictions', required=True, help='prediction stream topic')
     parser.add_argument('--labels', default='/edgeserve/labels', help='label stream topic')
@@ -102,6 +102,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='publish the common start time (std_msgs/Header) here')
     parser.add_argument('--startup', type=float, default=90.0,
                         help='give up when no prediction came within this many seconds')
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Watch until ``--seconds`` pass (after the first prediction) or input goes quiet."""
+    parser = arguments()
     args, ros_args = parser.parse_known_args(argv)
     need_pub, need_sub = json.loads(args.need)
     rclpy.init(args=ros_args)

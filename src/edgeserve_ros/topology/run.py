@@ -22,8 +22,9 @@ from typing import Any, Dict, IO, List, Optional
 
 import yaml
 
+from edgeserve_ros.topology.barrier import gated, MONITOR_MODULE, monitor_arguments
 from edgeserve_ros.topology.netns import NetnsLab, stop_processes
-from edgeserve_ros.topology.plan import LABELS_TOPIC, plan, predictions_topic, readiness
+from edgeserve_ros.topology.plan import plan
 from edgeserve_ros.topology.spec import parse_topology, TopologyError, TopologySpec
 
 DEFAULT_MODELS_DIR = pathlib.Path.home() / '.cache' / 'edgeserve_ros' / 'models'
@@ -105,21 +106,16 @@ def run(spec: TopologySpec, args: argparse.Namespace) -> Optional[Dict[str, Any]
     """Start the topology, relay the monitor until it ends, stop everything."""
     from edgeserve_ros.workloads.prepare import models_file
     models = models_file(spec, pathlib.Path(args.models_dir))
-    nodes = plan(spec, str(models))
+    nodes = gated(spec, plan(spec, str(models)))
     py = sys.executable
     with Launcher(spec, args.domain_id, args.netns) as launcher:
-        sources = [n for n in nodes if n.module.endswith('workloads.source_node')]
-        start_topic = spec.topic('start')
         monitor = launcher.start(spec.hosts[0], [
-            py, '-m', 'edgeserve_ros.topology.monitor', '--predictions', predictions_topic(spec),
-            '--labels', LABELS_TOPIC, '--seconds', str(args.seconds), '--start-topic',
-            start_topic, '--need', json.dumps(readiness(nodes))],
+            py, '-m', MONITOR_MODULE, *monitor_arguments(spec, nodes, args.seconds)],
             stdout=subprocess.PIPE, text=True)
         assert monitor.stdout is not None
         log = [] if args.verbose else ['--log-level', 'warn']
         for node in nodes:
-            extra = ['-p', f'start_topic:={start_topic}'] if node in sources else []
-            launcher.start(node.host, [py, '-m', node.module, *node.ros_args(), *extra, *log])
+            launcher.start(node.host, [py, '-m', node.module, *node.ros_args(), *log])
         if args.human:
             print(f'{spec.name}: {spec.topology} {spec.workload} topology, {len(nodes)} nodes on '
                   f'{len(set(n.host for n in nodes))} host(s)'

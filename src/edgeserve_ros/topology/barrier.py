@@ -1,0 +1,48 @@
+"""
+The start barrier of a topology, shared by ``topology.run`` and ``topology_launch.py``.
+
+The workload sources of a topology wait for one ``std_msgs/Header`` on the topology's start
+topic (latched) and stamp their items from its time, so every part starts together and no
+header is published before its consumers are there. A ``topology_monitor`` publishes it once
+:func:`~edgeserve_ros.topology.plan.readiness` holds (every node loaded, every input
+subscribed), then prints live predictions and accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import List
+
+from edgeserve_ros.topology.plan import LABELS_TOPIC, NodeSpec, predictions_topic, readiness
+from edgeserve_ros.topology.spec import TopologySpec
+
+#: ``ros2 run`` name and module of the monitor that holds the barrier.
+MONITOR_EXECUTABLE = 'topology_monitor'
+MONITOR_MODULE = 'edgeserve_ros.topology.monitor'
+_SOURCE_MODULE = 'edgeserve_ros.workloads.source_node'
+
+
+def start_topic(spec: TopologySpec) -> str:
+    """Return the topic of the topology's start time."""
+    return spec.topic('start')
+
+
+def gated(spec: TopologySpec, nodes: List[NodeSpec]) -> List[NodeSpec]:
+    """Return ``nodes`` with every workload source set to wait for the start topic."""
+    return [dataclasses.replace(n, params={**n.params, 'start_topic': start_topic(spec)})
+            if n.module == _SOURCE_MODULE else n for n in nodes]
+
+
+def monitor_arguments(spec: TopologySpec, nodes: List[NodeSpec], seconds: float,
+                      idle: float = 5.0, startup: float = 90.0) -> List[str]:
+    """
+    Return the monitor's command-line arguments for the topology ``nodes``.
+
+    :param seconds: how long to watch after the first prediction
+    :param idle: stop after this long without a prediction
+    :param startup: give up when no prediction came within this long
+    """
+    return ['--predictions', predictions_topic(spec), '--labels', LABELS_TOPIC,
+            '--seconds', str(seconds), '--idle', str(idle), '--startup', str(startup),
+            '--start-topic', start_topic(spec), '--need', json.dumps(readiness(nodes))]
