@@ -25,3 +25,14 @@ def test_the_distro_picks_file_and_variable():
     assert profile_variable('humble') == 'FASTRTPS_DEFAULT_PROFILES_FILE'
     assert profile_env('/c', distro='rolling') == {
         'FASTDDS_DEFAULT_PROFILES_FILE': '/c/fastdds3.xml'}
+
+
+def test_the_cli_prints_what_scripts_dev_exports(capsys, monkeypatch):
+    from edgeserve_ros.ros.dds_profile import main
+    monkeypatch.setenv('ROS_DISTRO', 'jazzy')
+    assert main(['/c']) == 0
+    assert capsys.readouterr().out == 'FASTRTPS_DEFAULT_PROFILES_FILE=/c/fastdds.xml\n'
+    monkeypatch.setenv('ROS_DISTRO', 'kilted')
+    assert main(['/c']) == 0
+    assert capsys.readouterr().out == 'FASTDDS_DEFAULT_PROFILES_FILE=/c/fastdds3.xml\n'
+    assert main([]) == 2

@@ -6,10 +6,14 @@ writer times in camelCase (``heartbeatPeriod``); 3.x (Kilted and later) reads
 ``FASTDDS_DEFAULT_PROFILES_FILE`` -- but still prefers the old variable when it is set --
 and wants snake_case (``heartbeat_period``). So each profile of ``config/`` has a 2.x file
 ``<name>.xml`` and a 3.x twin ``<name>3.xml``, and exactly one variable is set.
+
+``python -m edgeserve_ros.ros.dds_profile CONFIG_DIR`` prints ``VARIABLE=FILE`` of the
+``fastdds`` profile for ``$ROS_DISTRO`` (what ``scripts/dev`` exports).
 """
 
 import os
-from typing import Dict, Optional
+import sys
+from typing import Dict, List, Optional
 
 #: Distros whose rmw_fastrtps links Fast DDS 2.x.
 FAST_DDS_2_DISTROS = ('foxy', 'galactic', 'humble', 'iron', 'jazzy')
@@ -38,3 +42,18 @@ def profile_env(config_dir: str, name: str = 'fastdds',
                 distro: Optional[str] = None) -> Dict[str, str]:
     """Return the environment selecting profile ``name`` (the other variable left out)."""
     return {profile_variable(distro): profile_path(config_dir, name, distro)}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Print ``VARIABLE=FILE`` selecting the ``fastdds`` profile of the config directory."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print('usage: python -m edgeserve_ros.ros.dds_profile CONFIG_DIR', file=sys.stderr)
+        return 2
+    ((variable, path),) = profile_env(args[0]).items()
+    print(f'{variable}={path}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

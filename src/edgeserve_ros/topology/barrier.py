@@ -14,13 +14,13 @@ import dataclasses
 import json
 from typing import List
 
-from edgeserve_ros.topology.plan import LABELS_TOPIC, NodeSpec, predictions_topic, readiness
+from edgeserve_ros.topology.plan import (LABELS_TOPIC, NodeSpec, predictions_topic, readiness,
+                                         SOURCE_MODULE)
 from edgeserve_ros.topology.spec import TopologySpec
 
 #: ``ros2 run`` name and module of the monitor that holds the barrier.
 MONITOR_EXECUTABLE = 'topology_monitor'
 MONITOR_MODULE = 'edgeserve_ros.topology.monitor'
-_SOURCE_MODULE = 'edgeserve_ros.workloads.source_node'
 
 
 def start_topic(spec: TopologySpec) -> str:
@@ -31,7 +31,7 @@ def start_topic(spec: TopologySpec) -> str:
 def gated(spec: TopologySpec, nodes: List[NodeSpec]) -> List[NodeSpec]:
     """Return ``nodes`` with every workload source set to wait for the start topic."""
     return [dataclasses.replace(n, params={**n.params, 'start_topic': start_topic(spec)})
-            if n.module == _SOURCE_MODULE else n for n in nodes]
+            if n.module == SOURCE_MODULE else n for n in nodes]
 
 
 def monitor_arguments(spec: TopologySpec, nodes: List[NodeSpec], seconds: float,

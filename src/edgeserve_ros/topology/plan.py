@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Tuple
 from edgeserve_ros.topology.spec import TopologySpec
 
 LABELS_TOPIC = '/edgeserve/labels'
+#: Module of the workload sources (the nodes a start barrier holds back).
+SOURCE_MODULE = 'edgeserve_ros.workloads.source_node'
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def _source(spec: TopologySpec, index: int) -> NodeSpec:
         'header_delay': src.header_delay,
         # independent examples (NIDS flows) get distinct stamps: sources 1 ms apart
         'start_offset': 0.0 if spec.synchronize else index * 1e-3}
-    return NodeSpec(f'source_{src.name}', 'edgeserve_ros.workloads.source_node',
+    return NodeSpec(f'source_{src.name}', SOURCE_MODULE,
                     'workload_source', src.host, params)
 
 
