@@ -5,12 +5,28 @@ import os
 
 import pytest
 
-_DOMAIN_IDS = itertools.count((os.getpid() * 7) % 100 + 1)
+
+def _domain_range() -> range:
+    """Domain ids this session may use: ``EDGESERVE_TEST_DOMAINS=LO-HI`` or 1-101.
+
+    Above 101, Fast DDS's ports (7400 + 250 * id + ...) fall into Linux's ephemeral range
+    (32768-60999), where any process's outgoing socket can take them.
+    """
+    text = os.environ.get('EDGESERVE_TEST_DOMAINS', '1-101')
+    low, _, high = text.partition('-')
+    ids = range(int(low), int(high or low) + 1)
+    if not ids or ids.start < 0 or ids.stop > 102:
+        raise pytest.UsageError(f'EDGESERVE_TEST_DOMAINS={text!r}: expected LO-HI within 0-101')
+    return ids
+
+
+_DOMAINS = _domain_range()
+_DOMAIN_IDS = itertools.count(os.getpid() * 7)
 
 
 def next_domain_id() -> int:
-    """Return a ROS domain id not used by another test of this session (1..200)."""
-    return next(_DOMAIN_IDS) % 200 + 1
+    """Return a ROS domain id of this session's range, cycling through it (see above)."""
+    return _DOMAINS[next(_DOMAIN_IDS) % len(_DOMAINS)]
 
 
 @pytest.fixture
