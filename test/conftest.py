@@ -60,13 +60,17 @@ def procs(domain_id, tmp_path):
 
 @pytest.fixture
 def spinner(ros_context):
-    """Spin nodes added with ``spinner.add(node)`` in a background MultiThreadedExecutor."""
-    from rclpy.executors import MultiThreadedExecutor
+    """Spin nodes added with ``spinner.add(node)`` in a background SingleThreadedExecutor.
+
+    The nodes' own executor (``run_node``): every edgeserve_ros callback is asynchronous.
+    rclpy's MultiThreadedExecutor spends its thread scanning the task list of many nodes
+    (rclpy issue 1223) and starved timers and services under load.
+    """
+    from rclpy.executors import SingleThreadedExecutor
 
     from edgeserve_ros.ros.spin import BackgroundSpinner
 
-    spinner = BackgroundSpinner(MultiThreadedExecutor(num_threads=4, context=ros_context),
-                                destroy_nodes=True)
+    spinner = BackgroundSpinner(SingleThreadedExecutor(context=ros_context), destroy_nodes=True)
     try:
         yield spinner
     finally:
