@@ -22,7 +22,7 @@ from edgeserve_ros.ros.qos import HEADER_QOS, METRICS_QOS
 from edgeserve_ros.ros.timeconv import to_sec
 
 PARAMS = [
-    ParamSpec('streams', ['stream'], 'Header topics (streams) to consume.'),
+    ParamSpec('streams', ['stream'], 'Header topics (streams) to consume.', kind='topics'),
     ParamSpec('every_k', 1, 'Use 1 in k headers of each stream (down-sampling).', 1, 1 << 20),
     ParamSpec('fetch_timeout', 2.0, 'Seconds to wait for one fetch answer.', 0.001, 600.0),
     ParamSpec('fetch_retries', 2, 'Extra fetch attempts after a timeout.', 0, 100),

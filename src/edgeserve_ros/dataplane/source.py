@@ -23,7 +23,7 @@ from edgeserve_ros.dataplane.delivery import (
 from edgeserve_ros.dataplane.faults import FaultInjector, FaultSpec
 from edgeserve_ros.dataplane.mcap_log import PayloadLog
 from edgeserve_ros.dataplane.ring import PayloadRing, PayloadTooLarge
-from edgeserve_ros.dataplane.serve import answer_fetch
+from edgeserve_ros.dataplane.serve import answer_fetch, FetchCounts, MAX_REPLY_BYTES
 from edgeserve_ros.dataplane.shm import SharedPayloadRing, host_id, shm_available
 from edgeserve_ros.msg import PayloadHeader
 from edgeserve_ros.ros.qos import EAGER_QOS, FETCH_QOS, HEADER_QOS
@@ -150,14 +150,15 @@ class LazyStream:
 class PayloadSource:
     """Payload rings of one node's streams plus the node's ``~/fetch`` service."""
 
-    def __init__(self, node: Node, callback_group: Optional[CallbackGroup] = None) -> None:
+    def __init__(self, node: Node, callback_group: Optional[CallbackGroup] = None,
+                 max_reply_bytes: int = MAX_REPLY_BYTES) -> None:
         self.node = node
         self.lock = threading.Lock()
         self.streams: Dict[str, LazyStream] = {}
         self.host = host_id()
-        self.fetch_requests = 0
-        #: payloads asked for (a request may batch several seqs; a retry asks again)
-        self.fetch_items = 0
+        self.max_reply_bytes = max_reply_bytes
+        #: what the fetch service answered (requests, entries, ok, failed, bad requests)
+        self.fetches = FetchCounts()
         self._service = node.create_service(
             FetchPayload, '~/fetch', self._on_fetch, qos_profile=FETCH_QOS,
             callback_group=callback_group or MutuallyExclusiveCallbackGroup())
@@ -197,15 +198,25 @@ class PayloadSource:
         timer = self.node.create_timer(period, tick)
         return stream
 
+    @property
+    def fetch_requests(self) -> int:
+        """Fetch requests answered."""
+        return self.fetches.requests
+
+    @property
+    def fetch_items(self) -> int:
+        """Payloads asked for (a request may batch several seqs; a retry asks again)."""
+        return self.fetches.items
+
     def _on_fetch(self, request: FetchPayload.Request,
                   response: FetchPayload.Response) -> FetchPayload.Response:
-        self.fetch_requests += 1
-        self.fetch_items += len(request.seqs)
         stream = self.streams.get(request.stream)
         if stream is not None:  # a consumer that cannot read the ring: see auto_threshold
             stream.last_service_fetch = time.monotonic()
         with self.lock:
-            response.payloads = answer_fetch(self.streams, request, time.monotonic())
+            response.payloads = answer_fetch(self.streams, request, time.monotonic(),
+                                             self.max_reply_bytes)
+            self.fetches.add(response.payloads)
         return response
 
     def close(self) -> None:

@@ -23,7 +23,7 @@ from edgeserve_ros.ros.params import ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import METRICS_QOS
 
 PARAMS = STREAM_PARAMS + [
-    ParamSpec('stream', 'stream', 'Header topic (= stream name) to publish.'),
+    ParamSpec('stream', 'stream', 'Header topic (= stream name) to publish.', kind='topic'),
     ParamSpec('pattern', 'array', 'Built-in data to publish.', choices=PATTERNS),
     ParamSpec('payload_bytes', 1024, 'Bytes per item (array and bytes patterns).', 1, 1 << 30),
     ParamSpec('rate_hz', 10.0, 'Items published per second.', 0.001, 10000.0),
@@ -32,7 +32,7 @@ PARAMS = STREAM_PARAMS + [
     ParamSpec('header_jitter', 0.0, 'Fault layer: extra uniform jitter, s.', 0.0, 60.0),
     ParamSpec('header_loss', 0.0, 'Fault layer: probability a header is lost.', 0.0, 1.0),
     ParamSpec('stats_period', 1.0, 'Seconds between SourceStats messages.', 0.01, 3600.0),
-    ParamSpec('mcap_path', '', 'Durable MCAP log of every payload ("": no log).'),
+    ParamSpec('mcap_path', '', 'Durable MCAP log of every payload ("": no log).', kind='new_file'),
     ParamSpec('mcap_max_bytes', 1 << 30, 'Stop logging past this many payload bytes.',
               0, 1 << 40),
     ParamSpec('publish_metrics', True, 'Publish producer sending latency per item.'),
@@ -85,7 +85,9 @@ class SourceNode(Node):
                           stored_bytes=stats.stored_bytes, capacity_bytes=ring.capacity,
                           stored_items=len(ring), evicted=stats.evicted, expired=stats.expired,
                           rejected_too_large=stats.rejected_too_large,
-                          fetch_requests=self.source.fetch_requests)
+                          fetch_requests=self.source.fetches.requests,
+                          fetch_ok=self.source.fetches.ok,
+                          fetch_failed=self.source.fetches.failed)
         msg.header.stamp = self.get_clock().now().to_msg()
         self._stats_pub.publish(msg)
 

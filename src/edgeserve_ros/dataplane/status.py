@@ -2,6 +2,9 @@
 
 import enum
 
+#: Longest stream, topic or node name accepted (a FetchPayload request, a parameter).
+MAX_NAME_LENGTH = 255
+
 
 class FetchStatus(enum.IntEnum):
     """Why a payload is, or is not, returned by a fetch."""

@@ -28,11 +28,12 @@ from edgeserve_ros.ros.params import (import_message_type, ParamSpec,
 from edgeserve_ros.ros.qos import HEADER_QOS
 
 PARAMS = STREAM_PARAMS + [
-    ParamSpec('input_topic', 'image_raw', 'Existing topic to expose as a lazy stream.'),
+    ParamSpec('input_topic', 'image_raw', 'Existing topic to expose as a lazy stream.',
+              kind='topic'),
     ParamSpec('input_type', 'sensor_msgs/msg/Image', 'Message type of input_topic.'),
     ParamSpec('input_qos', 'sensor_data', 'QoS of the input subscription.',
               choices=('sensor_data', 'reliable')),
-    ParamSpec('output_stream', 'image_raw/lazy', 'Header topic of the lazy stream.'),
+    ParamSpec('output_stream', 'image_raw/lazy', 'Header topic of the lazy stream.', kind='topic'),
 ]
 
 

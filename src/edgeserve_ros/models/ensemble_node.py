@@ -39,11 +39,12 @@ from edgeserve_ros.sync.tuples import timer_period
 from edgeserve_ros.sync.types import HeaderEvent, SyncTuple
 
 PARAMS = [
-    ParamSpec('inputs', ['predictions'], 'Prediction stream topics to combine.'),
+    ParamSpec('inputs', ['predictions'], 'Prediction stream topics to combine.', kind='topics'),
     ParamSpec('rule', 'majority', 'How members are combined.', choices=RULES),
     ParamSpec('weights', [1.0], "Per-input weights (rule weighted): one per input, or one "
               "for all."),
-    ParamSpec('stacker_file', '', 'Local joblib/.skops file of a fitted Stacker (rule stacker).'),
+    ParamSpec('stacker_file', '', 'Local joblib/.skops file of a fitted Stacker (rule stacker).',
+              kind='file'),
     ParamSpec('period', 0.1, 'Target output period, s.', 0.0001, 3600.0),
     ParamSpec('max_skew', 0.05, 'Members older than the newest by more are dropped; also the '
               'longest a tuple waits for late predictions, s.', 0.0, 3600.0),
@@ -51,7 +52,7 @@ PARAMS = [
     ParamSpec('queue_size', 64, 'Predictions buffered per input.', 1, 1 << 20),
     ParamSpec('fetch_timeout', 2.0, 'Seconds to wait for a lazy prediction payload.',
               0.001, 600.0),
-    ParamSpec('output_stream', 'ensemble', 'Combined prediction stream topic.'),
+    ParamSpec('output_stream', 'ensemble', 'Combined prediction stream topic.', kind='topic'),
     ParamSpec('log_period', 5.0, 'Seconds between progress log lines.', 0.01, 3600.0),
 ]
 #: (prediction JSON, stamp) of one received member prediction.

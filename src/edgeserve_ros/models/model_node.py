@@ -38,13 +38,15 @@ from edgeserve_ros.ros.timeconv import to_sec
 from edgeserve_ros.sync.tuples import PayloadAssembler
 
 PARAMS = [
-    ParamSpec('model_file', '', 'YAML file with a `models:` list (see models.loaders).'),
+    ParamSpec('model_file', '', 'YAML file with a `models:` list (see models.loaders).',
+              kind='file'),
     ParamSpec('model', '', "Model name in model_file ('' if the file holds one model)."),
-    ParamSpec('input', 'synced', 'Input topic (SyncedTuple or PayloadHeader, see input_kind).'),
+    ParamSpec('input', 'synced', 'Input topic (SyncedTuple or PayloadHeader, see input_kind).',
+              kind='topic'),
     ParamSpec('more_inputs', [''], 'Further PayloadHeader topics (input_kind stream): every '
-              'header of every input topic is one example.'),
+              'header of every input topic is one example.', kind='topics'),
     ParamSpec('input_kind', 'tuple', 'Input message type.', choices=('tuple', 'stream')),
-    ParamSpec('output_stream', 'predictions', 'Prediction stream topic.'),
+    ParamSpec('output_stream', 'predictions', 'Prediction stream topic.', kind='topic'),
     ParamSpec('max_batch', 1, 'Predict as soon as this many inputs wait.', 1, 4096),
     ParamSpec('max_delay', 0.0, 'Longest an input waits for a fuller batch, s.', 0.0, 60.0),
     ParamSpec('fetch_timeout', 2.0, 'Seconds to wait for one fetch answer.', 0.001, 600.0),
@@ -53,8 +55,8 @@ PARAMS = [
               '0: no bound, every input is predicted.', 0, 1 << 20),
     ParamSpec('mode', 'direct', 'direct: subscribe to input; worker: run queue_worker.',
               choices=('direct', 'worker')),
-    ParamSpec('queue', '', 'shared_queue node name (worker mode).'),
-    ParamSpec('worker_name', '', 'Worker identity (worker mode).'),
+    ParamSpec('queue', '', 'shared_queue node name (worker mode).', kind='node'),
+    ParamSpec('worker_name', '', 'Worker identity (worker mode).', kind='node'),
     ParamSpec('log_period', 5.0, 'Seconds between progress log lines.', 0.01, 3600.0),
 ]
 STATES = {SyncMember.STATE_FRESH: 'fresh', SyncMember.STATE_REUSED: 'reused',

@@ -34,10 +34,12 @@ from edgeserve_ros.srv import PullWork
 
 PARAMS = [
     ParamSpec('queue', 'shared_queue', 'shared_queue node name: pulls /<queue>/pull, answers '
-              'on /<queue>/results.'),
-    ParamSpec('model_file', '', 'YAML file with a `models:` list (see models.loaders).'),
+              'on /<queue>/results.', kind='node'),
+    ParamSpec('model_file', '', 'YAML file with a `models:` list (see models.loaders).',
+              kind='file'),
     ParamSpec('model', '', "Model name in model_file ('' if the file holds one model)."),
-    ParamSpec('worker_name', '', "Worker identity in pulls and results ('' = node name)."),
+    ParamSpec('worker_name', '', "Worker identity in pulls and results ('' = node name).",
+              kind='node'),
     ParamSpec('max_items', 4, 'Micro-batch size: items wanted per pull.', 1, 4096),
     ParamSpec('fetch_timeout', 2.0, 'Seconds to wait for one fetch answer.', 0.001, 600.0),
     ParamSpec('idle_backoff', 0.005, 'Seconds before pulling again after an empty pull; '

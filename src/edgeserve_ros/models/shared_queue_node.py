@@ -30,9 +30,10 @@ from edgeserve_ros.ros.qos import HEADER_QOS
 from edgeserve_ros.srv import PullWork
 
 PARAMS = [
-    ParamSpec('input', 'synced', 'Input topic (SyncedTuple or PayloadHeader, see input_kind).'),
+    ParamSpec('input', 'synced', 'Input topic (SyncedTuple or PayloadHeader, see input_kind).',
+              kind='topic'),
     ParamSpec('more_inputs', [''], 'Further PayloadHeader topics (input_kind stream): every '
-              'header of every input topic is one example.'),
+              'header of every input topic is one example.', kind='topics'),
     ParamSpec('input_kind', 'tuple', 'Input message type.', choices=('tuple', 'stream')),
     ParamSpec('lease_timeout', 1.0, 'Seconds a worker may hold an item without pulling or '
               'answering before the item is re-sent.', 0.001, 3600.0),
@@ -40,7 +41,7 @@ PARAMS = [
     ParamSpec('drop', 'oldest', 'Item dropped when the queue is full.',
               choices=('oldest', 'newest')),
     ParamSpec('max_pull', 64, 'Upper bound on items per pull.', 1, 4096),
-    ParamSpec('output_stream', 'predictions', 'Prediction stream (deduplicated).'),
+    ParamSpec('output_stream', 'predictions', 'Prediction stream (deduplicated).', kind='topic'),
     ParamSpec('stats_period', 2.0, 'Seconds between stats log lines and ~/stats payloads.',
               0.01, 3600.0),
     ParamSpec('expect', 0, 'Tell workers to stop (shutting_down) and exit after this many '

@@ -11,12 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import importlib
+import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
 from rclpy.node import Node
+from rclpy.exceptions import NameValidationException
 from rclpy.parameter import Parameter
+from rclpy.validate_node_name import validate_node_name
+from rclpy.validate_topic_name import validate_topic_name
+
+from edgeserve_ros.dataplane.status import MAX_NAME_LENGTH
+
+#: What a string parameter names, checked at start-up (see :meth:`ParamSpec.check`):
+#: ``topic``/``topics`` a topic name or a list of them ('' or [''] allowed when the default
+#: is empty or ``optional`` is set: "none"), ``node`` a node name, ``file`` an existing
+#: readable file, ``new_file`` a file to create in an existing, writable directory.
+KINDS = ('', 'topic', 'topics', 'node', 'file', 'new_file')
 
 
 @dataclass(frozen=True)
@@ -30,9 +42,13 @@ class ParamSpec:
     high: Optional[float] = None
     choices: Sequence[str] = ()
     read_only: bool = True
+    kind: str = ''
+    optional: bool = False
 
     def check(self, value: Any) -> Optional[str]:
         """Explain why ``value`` is invalid; None when it is valid."""
+        if self.kind:
+            return self._check_kind(value)
         if isinstance(self.default, float) and (
                 isinstance(value, bool) or not isinstance(value, (int, float))):
             return f'{self.name}={value!r}: expected a number'
@@ -43,6 +59,21 @@ class ParamSpec:
                 return f'{self.name}={value}: must be >= {self.low}'
             if self.high is not None and value > self.high:
                 return f'{self.name}={value}: must be <= {self.high}'
+        return None
+
+    def _check_kind(self, value: Any) -> Optional[str]:
+        names = list(value) if self.kind == 'topics' else [value]
+        empty_ok = self.optional or self.default in ('', [''])
+        if self.kind == 'topics' and names != [''] and '' in names:
+            return f'{self.name}={value!r}: empty topic name in the list'
+        for name in names:
+            if not isinstance(name, str):
+                return f'{self.name}={value!r}: expected a string'
+            if name == '' and empty_ok:
+                continue
+            problem = _name_problem(self.kind, name)
+            if problem:
+                return f'{self.name}={_clip(name)}: {problem}'
         return None
 
     def descriptor(self) -> ParameterDescriptor:
@@ -61,6 +92,32 @@ class ParamSpec:
                 desc.floating_point_range = [FloatingPointRange(
                     from_value=float(self.low), to_value=float(self.high), step=0.0)]
         return desc
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + '...')
+
+
+def _name_problem(kind: str, name: str) -> Optional[str]:
+    """Why ``name`` is not a valid ``kind`` (see :data:`KINDS`); None when it is."""
+    if kind in ('topic', 'topics', 'node') and len(name) > MAX_NAME_LENGTH:
+        return f'{len(name)} characters, at most {MAX_NAME_LENGTH}'
+    try:
+        if kind in ('topic', 'topics'):
+            validate_topic_name(name)
+        elif kind == 'node':
+            validate_node_name(name)
+    except NameValidationException as exc:
+        return str(exc).split(':')[1].strip()
+    if kind == 'file' and not (os.path.isfile(name) and os.access(name, os.R_OK)):
+        return 'no such readable file'
+    if kind == 'new_file':
+        folder = os.path.dirname(os.path.abspath(name))
+        if not os.path.isdir(folder):
+            return f'directory {folder} does not exist'
+        if not os.access(folder, os.W_OK):
+            return f'directory {folder} is not writable'
+    return None
 
 
 class ParameterError(ValueError):

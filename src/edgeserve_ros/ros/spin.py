@@ -19,12 +19,14 @@ from typing import Callable, List, Optional
 import rclpy
 from rclpy.executors import (ExternalShutdownException, MultiThreadedExecutor,
                              SingleThreadedExecutor)
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.task import Future
 
 from edgeserve_ros.ros.params import ParameterError
 
 EXECUTORS = ('single', 'multi')
+RCLError = _rclpy.RCLError
 
 
 def make_executor(kind: Optional[str] = None) -> rclpy.executors.Executor:
@@ -83,7 +85,11 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
     :param linger: seconds to keep serving after ``until`` completed (late fetches)
     :returns: 0, or 2 when the node refused its parameters
     """
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except RCLError as exc:  # unparsable --ros-args (e.g. -p key:=['unclosed)
+        rclpy.logging.get_logger(name).error(f'bad command-line arguments: {exc}')
+        return 2
     try:
         node = factory()
     except (ParameterError, ValueError) as exc:

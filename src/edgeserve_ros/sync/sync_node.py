@@ -31,9 +31,10 @@ from edgeserve_ros.sync.tuples import Done, PayloadAssembler, timer_period, tupl
 from edgeserve_ros.sync.types import HeaderEvent, SyncTuple
 
 PARAMS = [
-    ParamSpec('streams', ['stream'], 'Required header topics (streams), in output order.'),
+    ParamSpec('streams', ['stream'], 'Required header topics (streams), in output order.',
+              kind='topics'),
     ParamSpec('optional_streams', [''], 'Header topics attached when available; they never '
-              'hold a tuple back (empty entries are ignored).'),
+              'hold a tuple back (empty entries are ignored).', kind='topics'),
     ParamSpec('period', 0.1, 'Target output period, s (> 0).', 0.0, 3600.0),
     ParamSpec('max_skew', 0.05, 'Bound on the stamp span of fresh members, and the longest '
               'a tuple waits for late headers, s.', 0.0, 3600.0),
@@ -45,7 +46,7 @@ PARAMS = [
               choices=CLOCK_MODES),
     ParamSpec('fetch_payloads', False, 'Fetch the payloads of the members used.'),
     ParamSpec('fetch_timeout', 2.0, 'Seconds to wait for one fetch answer.', 0.001, 600.0),
-    ParamSpec('output_topic', 'synced', 'Topic of the SyncedTuple messages.'),
+    ParamSpec('output_topic', 'synced', 'Topic of the SyncedTuple messages.', kind='topic'),
 ]
 
 

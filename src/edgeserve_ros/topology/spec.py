@@ -29,12 +29,15 @@ Errors are :class:`TopologyError` naming the key, e.g. ``sources[1].part: expect
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 from typing import Any, Dict, List, Mapping, Tuple
 
 TOPOLOGIES = ('centralized', 'parallel', 'decentralized')
 WORKLOADS = ('har', 'nids', 'qr')
 POLICIES = ('impute', 'partial', 'skip')
 RULES = ('majority', 'weighted', 'stacker')
+#: Most queue workers one topology may start.
+MAX_WORKERS = 256
 _TOP_KEYS = {'name', 'workload', 'topology', 'speed', 'count', 'seed', 'timing', 'hosts',
              'sources', 'models', 'ensemble', 'delivery', 'synchronize'}
 _SOURCE_KEYS = {'name', 'part', 'host', 'header_delay'}
@@ -136,7 +139,9 @@ def parse_topology(doc: Any) -> TopologySpec:
     name = _get(doc, 'name', '', (str,))
     if not name.isidentifier():
         raise TopologyError(f'name: {name!r} must be an identifier (it prefixes topics)')
-    hosts = tuple(_get(doc, 'hosts', '', (list,), ['localhost']))
+    hosts = _names(_get(doc, 'hosts', '', (list,), ['localhost']), 'hosts')
+    if not hosts:
+        raise TopologyError('hosts: at least one host is required')
     timing = _section(doc, 'timing', _TIMING_KEYS)
     models = _section(doc, 'models', _MODEL_KEYS)
     ensemble = _section(doc, 'ensemble', _ENSEMBLE_KEYS)
@@ -156,7 +161,7 @@ def parse_topology(doc: Any) -> TopologySpec:
         delivery=_choice(_get(doc, 'delivery', '', (str,), 'auto'), ('lazy', 'eager', 'auto'),
                          'delivery'),
         central_model=_get(models, 'central', 'models.', (str,), ''),
-        local_models=dict(_get(models, 'local', 'models.', (dict,), {})),
+        local_models=_local_models(_get(models, 'local', 'models.', (dict,), {})),
         model_host=_host(_get(models, 'host', 'models.', (str,), hosts[0]), hosts, 'models.host'),
         workers=_get(models, 'workers', 'models.', (int,), 4),
         max_batch=_get(models, 'max_batch', 'models.', (int,), 1),
@@ -167,9 +172,33 @@ def parse_topology(doc: Any) -> TopologySpec:
                               'ensemble.rule'),
         ensemble_host=_host(_get(ensemble, 'host', 'ensemble.', (str,), hosts[0]), hosts,
                             'ensemble.host'),
-        ensemble_weights=tuple(float(w) for w in ensemble.get('weights', ())))
+        ensemble_weights=_weights(_get(ensemble, 'weights', 'ensemble.', (list,), [])))
     _check(spec)
     return spec
+
+
+def _names(items: List[Any], key: str) -> Tuple[str, ...]:
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not item:
+            raise TopologyError(f'{key}[{i}]: expected a non-empty string, got {item!r}')
+    if len(set(items)) != len(items):
+        raise TopologyError(f'{key}: duplicate entries')
+    return tuple(items)
+
+
+def _local_models(doc: Mapping) -> Dict[str, str]:
+    for source, model in doc.items():
+        if not isinstance(source, str) or not isinstance(model, str) or not model:
+            raise TopologyError(f'models.local.{source}: expected a model name, got {model!r}')
+    return dict(doc)
+
+
+def _weights(items: List[Any]) -> Tuple[float, ...]:
+    for i, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, (int, float)) \
+                or not math.isfinite(item) or item < 0:
+            raise TopologyError(f'ensemble.weights[{i}]: expected a number >= 0, got {item!r}')
+    return tuple(float(w) for w in items)
 
 
 def _host(host: str, hosts: Tuple[str, ...], key: str) -> str:
@@ -198,6 +227,23 @@ def _sources(items: List[Any], hosts: Tuple[str, ...]) -> Tuple[SourceSpec, ...]
 
 
 def _check(spec: TopologySpec) -> None:
+    numbers = {'timing.period': spec.period, 'timing.max_skew': spec.max_skew,
+               'timing.max_age': spec.max_age, 'speed': spec.speed,
+               'models.max_delay': spec.max_delay}
+    numbers.update({f'sources[{i}].header_delay': s.header_delay
+                    for i, s in enumerate(spec.sources)})
+    for key, value in numbers.items():
+        if not math.isfinite(value) or value < 0:
+            raise TopologyError(f'{key}: expected a finite number >= 0, got {value!r}')
+    counts = {'count': (spec.count, 0, 1 << 40), 'seed': (spec.seed, 0, 1 << 31),
+              'models.workers': (spec.workers, 1, MAX_WORKERS),
+              'models.max_batch': (spec.max_batch, 1, 4096),
+              'models.max_pending': (spec.max_pending, 0, 1 << 20)}
+    counts.update({f'sources[{i}].part': (s.part, -1, 1 << 20)
+                   for i, s in enumerate(spec.sources)})
+    for key, (value, low, high) in counts.items():
+        if not low <= value <= high:
+            raise TopologyError(f'{key}: {value} is outside {low}..{high}')
     if spec.period <= 0 or spec.max_skew < 0 or spec.max_age <= 0:
         raise TopologyError('timing: period and max_age must be > 0, max_skew >= 0')
     if spec.speed <= 0 or spec.workers < 1 or spec.max_batch < 1:

@@ -35,7 +35,7 @@ PARAMS = [
     ParamSpec('workload', 'har', 'Workload to play back.', choices=WORKLOADS),
     ParamSpec('part', 0, 'HAR column group 0-3 (-1: all 134 columns), NIDS source 0-3 or '
               'QR camera 0-1.', -1, 3),
-    ParamSpec('stream', '', "Topic (= stream name) ('' = <workload>/<part name>)."),
+    ParamSpec('stream', '', "Topic (= stream name) ('' = <workload>/<part name>).", kind='topic'),
     ParamSpec('speed', 2.0, 'Playback speed (2.0 as in the paper).', 0.001, 1000.0),
     ParamSpec('rate_hz', 0.0, 'Items per second (0: natural rate x speed).', 0.0, 100000.0),
     ParamSpec('count', 0, 'Items to publish, then stop (0: the whole run).', 0, 1 << 40),
@@ -43,11 +43,13 @@ PARAMS = [
     ParamSpec('start_time', 0.0, 'Node-clock time of item 0, s (0: now); give the parts of '
               'one workload the same value so their stamps line up.', 0.0, 1e12),
     ParamSpec('start_topic', '', "Wait for a std_msgs/Header on this topic; its stamp is "
-              "the start time (a launcher's barrier: all sources start together). '' = no."),
+              "the start time (a launcher's barrier: all sources start together). '' = no.",
+              kind='topic'),
     ParamSpec('start_offset', 0.0, 'Seconds added to the start time (distinct stamps for '
               'independent sources).', -3600.0, 3600.0),
     ParamSpec('delivery', 'lazy', 'Payload delivery mode.', choices=('lazy', 'eager', 'auto')),
-    ParamSpec('labels_topic', '/edgeserve/labels', "Ground-truth label stream ('' = none)."),
+    ParamSpec('labels_topic', '/edgeserve/labels', "Ground-truth label stream ('' = none).",
+              kind='topic', optional=True),
     ParamSpec('header_delay', 0.0, 'Fault layer: extra delay of every header, s.', 0.0, 60.0),
     ParamSpec('capacity_bytes', 256 << 20, 'Byte budget of the payload ring.', 4096, 1 << 36),
     ParamSpec('ttl', 10.0, 'Seconds a payload stays fetchable.', 0.001, 86400.0),
