@@ -30,7 +30,8 @@ from edgeserve_ros.ros.qos import HEADER_QOS
 PARAMS = STREAM_PARAMS + [
     ParamSpec('input_topic', 'image_raw', 'Existing topic to expose as a lazy stream.',
               kind='topic'),
-    ParamSpec('input_type', 'sensor_msgs/msg/Image', 'Message type of input_topic.'),
+    ParamSpec('input_type', 'sensor_msgs/msg/Image', 'Message type of input_topic.',
+              kind='message_type'),
     ParamSpec('input_qos', 'sensor_data', 'QoS of the input subscription.',
               choices=('sensor_data', 'reliable')),
     ParamSpec('output_stream', 'image_raw/lazy', 'Header topic of the lazy stream.', kind='topic'),

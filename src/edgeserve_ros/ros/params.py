@@ -27,8 +27,9 @@ from edgeserve_ros.dataplane.status import MAX_NAME_LENGTH
 #: What a string parameter names, checked at start-up (see :meth:`ParamSpec.check`):
 #: ``topic``/``topics`` a topic name or a list of them ('' or [''] allowed when the default
 #: is empty or ``optional`` is set: "none"), ``node`` a node name, ``file`` an existing
-#: readable file, ``new_file`` a file to create in an existing, writable directory.
-KINDS = ('', 'topic', 'topics', 'node', 'file', 'new_file')
+#: readable file, ``new_file`` a file to create in an existing, writable directory,
+#: ``message_type`` an importable ``pkg/msg/Type``.
+KINDS = ('', 'topic', 'topics', 'node', 'file', 'new_file', 'message_type')
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,11 @@ def _name_problem(kind: str, name: str) -> Optional[str]:
             validate_node_name(name)
     except NameValidationException as exc:
         return str(exc).split(':')[1].strip()
+    if kind == 'message_type':
+        try:
+            import_message_type(name)
+        except ParameterError as exc:
+            return str(exc).split(': ', 1)[-1]
     if kind == 'file' and not (os.path.isfile(name) and os.access(name, os.R_OK)):
         return 'no such readable file'
     if kind == 'new_file':
