@@ -54,6 +54,12 @@ def _exactly_once(out, count):
     assert sorted(seqs) == list(range(count)), Counter(s for s in seqs if seqs.count(s) > 1)
 
 
+def _settled(queue):
+    """Wait until every item is completed: a result arriving later is a duplicate, dropped."""
+    assert wait_for(lambda: queue.queue.queued_count() == 0 and queue.queue.leased_count() == 0,
+                    15.0), queue.stats()
+
+
 def test_three_workers_each_prediction_once_spread_over_workers(spinner, ros_context, tmp_path):
     src, source, stream = _source(spinner, ros_context)
     queue = spinner.add(_queue(ros_context))
@@ -66,7 +72,7 @@ def test_three_workers_each_prediction_once_spread_over_workers(spinner, ros_con
         stream.publish(np.full(4, i, np.float32))
         time.sleep(0.005)
     assert wait_for(lambda: len(out) >= 60, 15.0), queue.stats()
-    time.sleep(0.3)  # nothing more may arrive
+    _settled(queue)
     _exactly_once(out, 60)
     spread = Counter(out.workers())
     assert set(spread) == {'w0', 'w1', 'w2'} and min(spread.values()) >= 5, spread
@@ -114,7 +120,7 @@ def test_killed_worker_loses_no_item(spinner, ros_context, domain_id, tmp_path):
     out = JsonStream(spinner.add(Node('probe', context=ros_context)))
     spinner.add(_worker(ros_context, 'healthy', model_file(tmp_path, 20)))
     assert wait_for(lambda: len(out) >= 20, 15.0), queue.stats()
-    time.sleep(0.3)
+    _settled(queue)
     _exactly_once(out, 20)
     assert set(out.workers()) == {'healthy'}
     assert queue.stats()['resent'] >= 4
@@ -135,7 +141,7 @@ def test_stalled_worker_items_resent_late_results_dropped(spinner, ros_context, 
         stream.publish(np.full(4, i, np.float32))
     assert wait_for(lambda: len(out) >= 12 and queue.stats()['duplicates'] >= 1, 10.0), \
         queue.stats()
-    time.sleep(0.3)
+    _settled(queue)
     _exactly_once(out, 12)
     assert queue.stats()['resent'] >= 3
     source.close()

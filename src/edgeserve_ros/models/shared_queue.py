@@ -85,6 +85,10 @@ class ShardQueue:
         """Return the number of items currently leased."""
         return len(self._leases)
 
+    def workers_seen(self) -> int:
+        """Return how many distinct workers have pulled so far."""
+        return len(self._seen)
+
     def _known(self, item_id: Hashable) -> bool:
         return (item_id in self._pending or item_id in self._pinned_to
                 or item_id in self._leases or item_id in self._done)
