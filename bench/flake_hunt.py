@@ -90,7 +90,8 @@ def main() -> int:
                 failures.setdefault(test, []).append(i + 1)
             counts = {k: sum(o == k for o in outcomes.values())
                       for k in ('passed', 'failed', 'error', 'skipped')}
-            runs.append((i + 1, args.burners if burn else 0, code, round(seconds), *counts.values()))
+            runs.append((i + 1, args.burners if burn else 0, code, round(seconds),
+                         *counts.values()))
     headers = ['run', 'CPU burners', 'exit', 'wall s', 'passed', 'failed', 'errors', 'skipped']
     per_test = [(t, len(r), ', '.join(map(str, r))) for t, r in sorted(failures.items())]
     write_csv(NAME, headers, runs)
