@@ -16,7 +16,7 @@ CASES = [  # (module, ros arguments, text the error must contain); each crashed 
     ('dataplane.source_node', ['-p', 'stream:=bad name!'], 'stream'),
     ('dataplane.consumer_node', ['-p', "streams:=['bad topic!']"], 'streams'),
     ('dataplane.source_node', ['-p', 'mcap_path:=/nonexistent/dir/x.mcap'], 'mcap_path'),
-    ('dataplane.source_node', ['-p', "stream:=['unclosed"], 'arguments'),
+    ('dataplane.source_node', ['-p', "stream:=['unclosed"], 'parameter override'),
     ('gateway.topic_gateway_node', ['-p', 'input_type:=no/msg/Such'], 'input_type'),
     ('sync.sync_node', ['-p', "streams:=['/a', '/a']"], 'streams'),
 ]

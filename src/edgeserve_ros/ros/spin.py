@@ -88,7 +88,8 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
     try:
         rclpy.init(args=args)
     except RCLError as exc:  # unparsable --ros-args (e.g. -p key:=['unclosed)
-        rclpy.logging.get_logger(name).error(f'bad command-line arguments: {exc}')
+        rclpy.logging.get_logger(name).error(f'cannot initialise ROS 2 (arguments or '
+                                             f'security settings): {exc}')
         return 2
     try:
         node = factory()
