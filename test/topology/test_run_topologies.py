@@ -12,10 +12,16 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / 'config' / 'topologies'
 
 
-def _run(config, domain_id, tmp_path, *sets, seconds=6.0, netns=False):
+@pytest.fixture(scope='module')
+def models_dir(tmp_path_factory):
+    """One trained-model cache for this module's runs (training is seeded: same models)."""
+    return tmp_path_factory.mktemp('models')
+
+
+def _run(config, domain_id, models_dir, *sets, seconds=6.0, netns=False):
     argv = [sys.executable, '-m', 'edgeserve_ros.topology.run', str(CONFIGS / config),
             '--json', '--seconds', str(seconds), '--domain-id', str(domain_id),
-            '--models-dir', str(tmp_path / 'models')]
+            '--models-dir', str(models_dir)]
     for item in sets:
         argv += ['--set', item]
     if netns:
@@ -29,8 +35,8 @@ def _run(config, domain_id, tmp_path, *sets, seconds=6.0, netns=False):
 
 
 @pytest.mark.parametrize('topology', ['centralized', 'parallel', 'decentralized'])
-def test_har_topologies_predict_activities(topology, domain_id, tmp_path):
-    summary = _run('har.yaml', domain_id, tmp_path, f'topology={topology}', 'count=400')
+def test_har_topologies_predict_activities(topology, domain_id, models_dir):
+    summary = _run('har.yaml', domain_id, models_dir, f'topology={topology}', 'count=400')
     print(f'\n{topology}: {summary}')
     assert summary['predictions'] >= 60
     # each prediction against the label of its own input rows: 5 classes, about 0.9
@@ -40,24 +46,30 @@ def test_har_topologies_predict_activities(topology, domain_id, tmp_path):
     assert summary['real_time_accuracy'] >= 0.6, summary
 
 
-def test_nids_parallel_classifies_flows(domain_id, tmp_path):
-    summary = _run('nids.yaml', domain_id, tmp_path, 'topology=parallel', 'count=100')
-    assert summary['predictions'] >= 200
+def test_nids_parallel_classifies_flows_and_accounts_for_every_one(domain_id, models_dir):
+    # the run ends when every flow is accounted for (or after 120 s)
+    summary = _run('nids.yaml', domain_id, models_dir, 'topology=parallel', 'count=100',
+                   seconds=120.0)
+    account = summary['account']
+    print(f'\nNIDS parallel: {account}')
+    assert account['sources'] == account['sources_finished'] == 4, account
+    assert account['produced'] + account['skipped_late'] == 400, account
+    assert account['unaccounted'] == 0 and account['predicted'] >= 200, account
     assert summary['example_accuracy'] >= 0.9, summary
 
 
-def test_qr_cameras_find_the_code_in_both_views(domain_id, tmp_path):
-    summary = _run('qr.yaml', domain_id, tmp_path, 'count=20', seconds=8.0)
+def test_qr_cameras_find_the_code_in_both_views(domain_id, models_dir):
+    summary = _run('qr.yaml', domain_id, models_dir, 'count=20', seconds=8.0)
     assert summary['predictions'] >= 5
     assert summary['real_time_accuracy'] >= 0.8, summary
 
 
 @pytest.mark.multihost
-def test_decentralized_har_across_network_namespaces(domain_id, tmp_path):
+def test_decentralized_har_across_network_namespaces(domain_id, models_dir):
     from edgeserve_ros.topology.netns import netns_available
     ok, reason = netns_available()
     if not ok:
         pytest.skip(reason)
-    summary = _run('har.yaml', domain_id, tmp_path, 'count=300', netns=True)
+    summary = _run('har.yaml', domain_id, models_dir, 'count=300', netns=True)
     assert summary['predictions'] >= 50
     assert summary['real_time_accuracy'] >= 0.6, summary

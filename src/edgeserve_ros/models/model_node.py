@@ -31,6 +31,7 @@ from edgeserve_ros.models.prediction import (InputBinding, load_named_model, mod
                                              ModelSelectError, predict_tuples, Provenance)
 from edgeserve_ros.models.types import Inputs
 from edgeserve_ros.msg import LatencyMetrics, PayloadHeader, SyncedTuple, SyncMember
+from edgeserve_ros.ros.account import AccountPublisher
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import HEADER_QOS, METRICS_QOS
@@ -94,6 +95,8 @@ class ModelNode(Node):
         self.admission: Admission[SyncedTuple] = Admission(p['max_pending'])
         self.fetcher = PayloadFetcher(self, p['fetch_timeout'])
         self.assembler = PayloadAssembler(self._on_assembled)
+        self.account = AccountPublisher(self, 'model', lambda: dict(
+            self.counts, skipped=self.admission.skipped))
         self.counts = dict.fromkeys(('inputs', 'predictions', 'errors', 'unused',
                                      'fetch_failed'), 0)
         self.latency: Dict[str, List[float]] = {'processing': [], 'end_to_end': []}

@@ -24,6 +24,7 @@ from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
 from edgeserve_ros.models.shared_queue import ShardQueue
 from edgeserve_ros.msg import PayloadHeader, SyncedTuple, WorkItem, WorkResult
+from edgeserve_ros.ros.account import AccountPublisher
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import HEADER_QOS
@@ -61,6 +62,8 @@ class SharedQueueNode(Node):
         self.kind = WorkItem.KIND_TUPLE if p['input_kind'] == 'tuple' else WorkItem.KIND_STREAM
         self.max_pull, self.expect = p['max_pull'], p['expect']
         self.counts: Dict[str, int] = dict.fromkeys(('published', 'failed', 'bad_results'), 0)
+        self.account = AccountPublisher(self, 'queue', lambda: {
+            k: v for k, v in self.stats().items() if isinstance(v, int)})
         self.per_worker: Dict[str, int] = {}
         self.shutting_down = False
         self.finished = Future()

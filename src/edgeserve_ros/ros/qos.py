@@ -29,3 +29,12 @@ FETCH_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=64,
 START_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                        reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
+#: Item accounts (``edgeserve_ros.ros.account``): latched, the newest per node.
+ACCOUNT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+#: Reading item accounts: KEEP_LAST counts samples of every writer together (one instance
+#: of a keyless topic), so a reader of depth 1 loses the accounts of all but one node.
+ACCOUNT_READER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=500,
+                                reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -45,4 +45,10 @@ def monitor_arguments(spec: TopologySpec, nodes: List[NodeSpec], seconds: float,
     """
     return ['--predictions', predictions_topic(spec), '--labels', LABELS_TOPIC,
             '--seconds', str(seconds), '--idle', str(idle), '--startup', str(startup),
-            '--start-topic', start_topic(spec), '--need', json.dumps(readiness(nodes))]
+            '--start-topic', start_topic(spec), '--need', json.dumps(readiness(nodes))] + (
+                ['--one-per-item'] if one_per_item(spec) else [])
+
+
+def one_per_item(spec: TopologySpec) -> bool:
+    """Whether each produced item yields one prediction (no synchronizer, no ensemble)."""
+    return not spec.synchronize and spec.topology != 'decentralized'

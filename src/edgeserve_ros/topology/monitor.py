@@ -16,21 +16,27 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import rclpy
 from rclpy.node import Node
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 
 from edgeserve_ros.dataplane.codec import decode, JSON
 from edgeserve_ros.dataplane.metrics import describe
 from edgeserve_ros.models.metrics import real_time_accuracy, real_time_f1
 from edgeserve_ros.msg import PayloadHeader
-from edgeserve_ros.ros.qos import HEADER_QOS, START_QOS
+from edgeserve_ros.ros.account import ACCOUNT_TOPIC
+from edgeserve_ros.ros.qos import ACCOUNT_READER_QOS, HEADER_QOS, START_QOS
 from edgeserve_ros.ros.timeconv import from_sec, to_sec
+from edgeserve_ros.topology.account import complete, item_account
 
 
 class Monitor(Node):
     """Collects (arrival, label) of predictions and (stamp, label) of the truth."""
 
-    def __init__(self, predictions: str, labels: str) -> None:
+    def __init__(self, predictions: str, labels: str, one_per_item: bool = False) -> None:
         super().__init__('topology_monitor')
+        self.one_per_item = one_per_item
+        #: node -> its newest item account (edgeserve_ros.ros.account)
+        self.accounts: Dict[str, Dict[str, Any]] = {}
+        self.create_subscription(String, ACCOUNT_TOPIC, self._on_account, ACCOUNT_READER_QOS)
         self.predictions_topic = predictions
         self.predictions: List[Tuple[float, Any]] = []
         self.labels: List[Tuple[float, Any]] = []
@@ -71,6 +77,18 @@ class Monitor(Node):
             if len(self.label_at) < 1_000_000:  # bounded
                 self.label_at[round(stamp, 6)] = value.get('label')
 
+    def _on_account(self, msg: String) -> None:
+        try:
+            value = json.loads(msg.data)
+        except ValueError:
+            return
+        if isinstance(value, dict) and len(self.accounts) < 10_000:  # bounded
+            self.accounts[str(value.get('node'))] = value
+
+    def account(self) -> Dict[str, int]:
+        """Return the item account of the run so far (see topology.account)."""
+        return item_account(self.accounts, self.one_per_item)
+
     def report(self, elapsed: float, event: str) -> Dict[str, Any]:
         """Return the metrics so far as a dict."""
         e2e = describe(self.end_to_end)
@@ -84,6 +102,8 @@ class Monitor(Node):
                'e2e_p50_ms': round(e2e['p50'] * 1e3, 2), 'e2e_p99_ms': round(e2e['p99'] * 1e3, 2),
                'last_label': (self.last or {}).get('label'),
                'last_truth': self.labels[-1][1] if self.labels else None}
+        if event == 'summary':
+            out['account'] = self.account()
         return out
 
 
@@ -102,7 +122,19 @@ def arguments() -> argparse.ArgumentParser:
                         help='publish the common start time (std_msgs/Header) here')
     parser.add_argument('--startup', type=float, default=90.0,
                         help='give up when no prediction came within this many seconds')
+    parser.add_argument('--one-per-item', action='store_true',
+                        help='each produced item yields one prediction: the account at the '
+                             'end says how many none of its counters explains')
     return parser
+
+
+def _settle_accounts(node: Monitor, quiet: float = 1.5, limit: float = 5.0) -> None:
+    """Spin until the nodes' accounts stop changing (``quiet`` s) or ``limit`` s pass."""
+    last, changed, end = node.account(), time.monotonic(), time.monotonic() + limit
+    while rclpy.ok() and time.monotonic() < end and time.monotonic() - changed < quiet:
+        rclpy.spin_once(node, timeout_sec=0.05)
+        if node.account() != last:
+            last, changed = node.account(), time.monotonic()
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -111,7 +143,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args, ros_args = parser.parse_known_args(argv)
     need_pub, need_sub = json.loads(args.need)
     rclpy.init(args=ros_args)
-    node = Monitor(args.predictions, args.labels)
+    node = Monitor(args.predictions, args.labels, args.one_per_item)
     start, last_count, last_change, next_print = None, 0, time.monotonic(), 0.0
     ready = False
     start_pub = node.create_publisher(Header, args.start_topic, START_QOS) \
@@ -138,11 +170,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(json.dumps(node.report(now - start, 'progress')), flush=True)
             if start is not None and (now - start > args.seconds or now - last_change > args.idle):
                 break
+            if node.one_per_item and complete(node.account()):
+                break  # every item produced is predicted or accounted for
             if start is None and now - last_change > args.startup:
                 node.get_logger().error(f'no prediction on {args.predictions} within '
                                         f'{args.startup:.0f} s')
                 break
         elapsed = (last_change - start) if start is not None else 0.0
+        _settle_accounts(node)
         print(json.dumps(node.report(elapsed, 'summary')), flush=True)
     except KeyboardInterrupt:
         pass

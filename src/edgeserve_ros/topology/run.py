@@ -94,6 +94,9 @@ def _relay(stream: IO[str], human: bool) -> Optional[Dict[str, Any]]:
                   f'F1 {event["real_time_f1"]:.3f}  '
                   f'{_example(event)}e2e p50 {event["e2e_p50_ms"]:7.1f} ms  '
                   f'last {event["last_label"]} (truth {event["last_truth"]})', flush=True)
+        if human and event.get('event') == 'summary' and event.get('account'):
+            print('  items: ' + ', '.join(f'{k} {v}' for k, v in event['account'].items()),
+                  flush=True)
     return summary
 
 

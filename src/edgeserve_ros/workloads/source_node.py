@@ -24,6 +24,7 @@ from edgeserve_ros.dataplane.faults import FaultSpec
 from edgeserve_ros.dataplane.images import ImageFrame
 from edgeserve_ros.dataplane.ring import PayloadTooLarge
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
+from edgeserve_ros.ros.account import AccountPublisher
 from edgeserve_ros.ros.qos import START_QOS
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.timeconv import to_sec
@@ -91,6 +92,10 @@ class WorkloadSource(Node):
                 capacity_bytes=4 << 20, ttl=p['ttl'], delivery=DeliveryMode.AUTO,
                 use_shm=False))
         self.published = self.failed = 0
+        self.account = AccountPublisher(self, 'source', lambda: dict(
+            published=self.published, failed=self.failed,
+            skipped_late=self.schedule.skipped if self.schedule else 0,
+            finished=int(self.finished.done())))
         self.finished = Future()  # every item published
         self.expired = Future()  # and every payload past its TTL: nothing left to serve
         self._ttl = p['ttl']
@@ -136,6 +141,7 @@ class WorkloadSource(Node):
                 f'{self.schedule.skipped} late, failed {self.failed}, evicted {ring.evicted}), '
                 f'{self.source.fetch_requests} fetch requests')
             self.finished.set_result(True)
+            self.account.flush()
             # keep serving lazy fetches until the last payload expires (a slow link may
             # still be fetching it), then let main() exit
             self._expiry = self.create_timer(self._ttl, self._on_expired)
