@@ -20,10 +20,11 @@ say() { echo "[bootstrap] $*" >&2; }
 mkdir -p "$repo/log"
 [ -f "$lock" ] || { say "no lock file for ROS distro '$distro' ($lock)"; exit 2; }
 
-# 1. Debian packages: zbar for pyzbar, iproute2 for the multi-host harness, ROS 1
+# 1. Debian packages: zbar for pyzbar, iproute2 for the multi-host harness, chromium for the
+#    web page test (headless; playwright cannot download browsers here), ROS 1
 #    message_filters (Python and C++) as the stock ApproximateTime baselines.
-apt_packages=(libzbar0 iproute2 g++ python3-message-filters libmessage-filters-dev python3-rospy
-  python3-std-msgs)
+apt_packages=(libzbar0 iproute2 g++ chromium python3-message-filters libmessage-filters-dev
+  python3-rospy python3-std-msgs)
 if [ "${EDGESERVE_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${apt_packages[@]}"; do
