@@ -15,7 +15,8 @@ arrival, and the replay ends at the last arrival plus ``max_skew`` (every tick
 up to the last arrival is decided, plus later ticks that were complete early).
 Each emitted tuple is one JSON line
 ``{"t": emit_time, "tick": tick, "members": {stream: {"seq", "stamp", "state",
-"age"} | null}}``, ``age = tick - stamp``.  With ``--baseline`` the stock ROS 1
+"age"} | null}}``, ``age = tick - stamp`` (negative for a member stamped after
+the tick).  With ``--baseline`` the stock ROS 1
 ApproximateTime matched sets are written in the same format (``tick`` = ``t`` =
 arrival of the header that completed the set, ``state`` always ``fresh``), with
 ``--max-skew`` as slop and ``--queue-size`` as queue size; a one-line label of
