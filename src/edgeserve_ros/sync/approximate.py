@@ -18,7 +18,7 @@ where message_filters is not installed; the node comes from ``node=`` or the fir
 that has a ``.node`` (a Subscriber). Messages need ``header.stamp``, as for ApproximateTime.
 Porting is one import line::
 
-    from edgeserve_ros.sync.approximate import TimelySynchronizer as ApproximateTimeSynchronizer
+  from edgeserve_ros.sync.approximate import TimelySynchronizer as ApproximateTimeSynchronizer
 
 (``period`` is then estimated from the inputs' stamps). Unlike ApproximateTime, whose output rate is
 capped by the slowest input, a tuple is produced every ``period`` (EdgeServe section 5):
