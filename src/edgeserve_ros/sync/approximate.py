@@ -20,8 +20,8 @@ Porting is one import line::
 
   from edgeserve_ros.sync.approximate import TimelySynchronizer as ApproximateTimeSynchronizer
 
-(``period`` is then estimated from the inputs' stamps). Unlike ApproximateTime, whose output rate is
-capped by the slowest input, a tuple is produced every ``period`` (EdgeServe section 5):
+(``period`` is then estimated from the inputs' stamps). Unlike ApproximateTime, whose output
+rate is capped by the slowest input, a tuple is produced every ``period`` (EdgeServe section 5):
 fast inputs are down-sampled, slow ones reused, late ones imputed; ``slop`` bounds the stamp
 span of the fresh members. See :mod:`edgeserve_ros.sync.core` for the exact semantics.
 
