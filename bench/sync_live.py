@@ -3,9 +3,9 @@
 One command: ``bash scripts/dev bench sync_live [--seconds S] [--rates 30,30,30]``.
 
 Real processes on one ROS domain (``EDGESERVE_BENCH_DOMAIN``, default 74): a publisher
-child sends ``PayloadHeader`` on ``/live/s0..`` (each stream its own phase, stamp = send
-time); the ``stock`` child runs ROS 2 ``message_filters`` (``Subscriber`` + the Python
-``ApproximateTimeSynchronizer``, queue 10, slop = ``max_skew``) on those topics;
+child sends ``PayloadHeader`` on ``/live/s0..`` (stamp = send time, stream i starting
+``i * 4 ms`` late); the ``stock`` child runs ROS 2 ``message_filters`` (``Subscriber`` +
+the Python ``ApproximateTimeSynchronizer``, queue 10, slop = ``max_skew``) on those topics;
 ``edgeserve_ros.sync.sync_node`` runs as its own process on the same topics (period 50 ms,
 ``max_skew`` 20 ms, policy impute) and a ``probe`` child records its ``SyncedTuple``
 output. Freshness is the newest member's age (receipt time - newest member stamp): for the
@@ -36,6 +36,7 @@ PREFIX = '/live'
 PERIOD = 0.050
 MAX_SKEW = 0.020
 QUEUE_SIZE = 10
+PHASE = 0.004  # stream i starts i * 4 ms late: a set spans 8 ms, within the slop
 
 
 def _topics(n: int) -> List[str]:
@@ -43,7 +44,7 @@ def _topics(n: int) -> List[str]:
 
 
 def role_pub(rates: List[float]) -> int:
-    """Child: publish one PayloadHeader stream per rate, phases spread, on command."""
+    """Child: publish one PayloadHeader stream per rate, stream i ``i * PHASE`` late."""
     import rclpy
     from rclpy.node import Node
 
@@ -63,7 +64,7 @@ def role_pub(rates: List[float]) -> int:
             continue
         start = time.time() + 0.01
         end = start + float(cmd['seconds'])
-        due = [start + i / (rate * len(rates)) for i, rate in enumerate(rates)]
+        due = [start + i * PHASE for i in range(len(rates))]
         seq = [0] * len(rates)
         while True:
             i = min(range(len(due)), key=due.__getitem__)
@@ -212,6 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.role:
         return _recorder(args.role, int(args.rest[0]))
     rates = [float(r) for r in args.rates.split(',')]
+    load = os.getloadavg()
     common.progress(f'{len(rates)} streams at {args.rates} Hz, {args.seconds:.0f} s')
     res = run(rates, args.seconds, common.result_path(NAME, 'log'))
     m = res['metrics']
@@ -234,7 +236,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                [m[k][c] for k in m])
         ax.set_title(label)
     common.save_figure(fig, NAME)
-    setup = (f'{len(rates)} live PayloadHeader streams at {args.rates} Hz (phases spread), '
+    setup = (f'{len(rates)} live PayloadHeader streams at {args.rates} Hz (stream i starts '
+             f'i * {PHASE * 1e3:.0f} ms late), '
              f'{args.seconds:.0f} s recorded after 2 s of warm-up; headers sent: '
              f'{res["sent"]}. sync_node: period {PERIOD * 1e3:.0f} ms, max_skew '
              f'{MAX_SKEW * 1e3:.0f} ms, policy impute, queue {QUEUE_SIZE}; stock: '
@@ -244,7 +247,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
              'receipt age includes one DDS hop more than the stock callback.')
     common.write_md(NAME, 'Live synchronization: stock ROS 2 ApproximateTime vs sync_node',
                     [('Setup', setup), ('Results', table)],
-                    common.machine_info({'command': 'bash scripts/dev bench sync_live'}))
+                    common.machine_info({
+                        'command': 'bash scripts/dev bench sync_live',
+                        'load average at start (1 / 5 min)': f'{load[0]:.1f} / {load[1]:.1f}',
+                        'load average at end (1 / 5 min)':
+                            '{:.1f} / {:.1f}'.format(*os.getloadavg()[:2])}))
     for k, v in m.items():
         common.progress(f'{names[k]}: {v["per_s"]:.1f}/s, served {v["served_pct"]:.1f}%, '
                         f'newest age {v["age_mean_ms"]:.2f} ms')
