@@ -70,7 +70,9 @@ def test_ported_example_runs_beside_the_stock_one(spinner, ros_context):
         pairs = got['stock'] + got['ported']
     for image, info in pairs:
         assert isinstance(image, Image) and isinstance(info, CameraInfo)
-    assert ported.period == pytest.approx(1 / 30.0, rel=0.3), 'estimated from image stamps'
+    # estimated from the stamps of the first input (the 30 Hz image; its timer may run late
+    # on a loaded host), never from the 10 Hz camera_info
+    assert ported.period is not None and ported.period < 0.09
     ported.close()
 
 
