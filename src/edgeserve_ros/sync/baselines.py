@@ -4,8 +4,8 @@ Run the stock ApproximateTime synchronizers (ROS 1 from Debian 12, ROS 2 Python)
 Nothing is re-implemented: :func:`run_baseline` pipes the trace to
 ``bench/baselines/approx_py.py`` under Debian's ``/usr/bin/python3`` (ROS 1 Python), to the
 C++ driver ``bench/baselines/approx_cpp.cpp`` (ROS 1 C++, built once into ``build/``), or
-to ``bench/baselines/approx_ros2.py`` under this Python (ROS 2 ``message_filters``, e.g.
-4.11.2 from the Jazzy wheelhouse, which needs ROS 2 sourced), and
+to :mod:`.ros2_baseline` under this Python (ROS 2 ``message_filters``, e.g. 4.11.2 from
+the Jazzy wheelhouse, which needs ROS 2 sourced), and
 turns their matched sets into :class:`SyncTuple` with ``tick = emit_time =``
 arrival of the header that completed the match.  Needs a source checkout (or
 ``EDGESERVE_ROOT`` pointing at one).
@@ -71,7 +71,7 @@ def _command(name: str, n: int, queue_size: int, slop: float) -> Tuple[List[str]
             version = 'unknown version'
         label = (f'baseline: ROS 2 message_filters {version} ApproximateTimeSynchronizer '
                  f'(python, {sys.executable})')
-        return [sys.executable, str(root / 'bench/baselines/approx_ros2.py')] + args, label
+        return [sys.executable, '-m', 'edgeserve_ros.sync.ros2_baseline'] + args, label
     if not os.path.exists(_CPP_HEADER):
         raise BaselineUnavailable('approx-cpp baseline needs apt package libmessage-filters-dev')
     if not 2 <= n <= 9:
