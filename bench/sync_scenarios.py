@@ -1,4 +1,4 @@
-"""Stream synchronization scenarios: edgeserve_ros sync vs stock ROS 1 ApproximateTime.
+"""Stream synchronization scenarios: edgeserve_ros sync vs stock ROS 1 and ROS 2 ApproximateTime.
 
 One command: ``bash scripts/dev bench sync_scenarios [--quick] [--duration S] [--seed N]``.
 
@@ -9,9 +9,15 @@ through three systems, offline (no ROS middleware, exactly what the replay CLI
 * ``edgeserve_ros``: :class:`edgeserve_ros.sync.core.Synchronizer` (policy ``impute``,
   target period 50 ms, ``max_skew`` 30 ms, ``max_age`` 0.5 s, ``queue_size`` 10);
 * ``stock-py`` / ``stock-cpp``: the Debian ROS 1 ``message_filters`` ApproximateTime
-  synchronizers (Python and C++), queue size 10, slop = ``max_skew``, run by
+  synchronizers (Python and C++), and ``stock-ros2``: the ROS 2 Jazzy ``message_filters``
+  (4.11.2, Python) ApproximateTimeSynchronizer; queue size 10, slop = ``max_skew``, run by
   :func:`edgeserve_ros.sync.baselines.run_baseline` (a matched set is emitted at the
   arrival of the header that completed it).
+
+The edgeserve_ros output is also checked against the synchronizer's contract
+(:mod:`sync_contract`), and the issue 10 table (3 x 30 Hz, period 50 ms, ``max_skew`` 20 ms)
+is reproduced on a trace of its own. Everything is a replay: the figures are a function of
+the traces, not of the host's speed (two runs give the same CSV).
 
 Metrics per scenario and system: output tuples/s, % of ticks served (edgeserve: ticks
 with a tuple / ticks; stock: target-period windows holding at least one matched set /
@@ -40,6 +46,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common as common  # noqa: E402
+import sync_contract  # noqa: E402
 from edgeserve_ros.models.metrics import real_time_accuracy  # noqa: E402
 from edgeserve_ros.sync.baselines import BaselineUnavailable, run_baseline  # noqa: E402
 from edgeserve_ros.sync.config import StreamSpec, SyncConfig  # noqa: E402
@@ -54,7 +61,9 @@ QUEUE_SIZE = 10
 N_CLASSES = 4
 NOISE = 0.75          # std of the per-sensor Gaussian noise (signal amplitude 1)
 BASE_LATENCY = 0.004  # every header's network + middleware latency, s
-SYSTEMS = ('edgeserve_ros', 'stock-py', 'stock-cpp')
+SYSTEMS = ('edgeserve_ros', 'stock-py', 'stock-cpp', 'stock-ros2')
+BASELINE_OF = {'stock-py': 'approx-py', 'stock-cpp': 'approx-cpp', 'stock-ros2': 'approx-ros2'}
+ISSUE_SKEW = 0.020  # issue 10's 3 x 30 Hz table
 STREAMS = ('/s0', '/s1', '/s2')
 
 
@@ -244,16 +253,19 @@ def evaluate(trace: Trace, tuples: Sequence[SyncTuple],
     }
 
 
-def run_system(system: str, events: Sequence[HeaderEvent]) -> Tuple[str, List[SyncTuple]]:
+def sync_config(max_skew: float = MAX_SKEW) -> SyncConfig:
+    """Return the edgeserve_ros synchronizer configuration of the scenarios."""
+    return SyncConfig(period=PERIOD, max_skew=max_skew, max_age=MAX_AGE, policy='impute',
+                      queue_size=QUEUE_SIZE, streams=tuple(StreamSpec(s) for s in STREAMS))
+
+
+def run_system(system: str, events: Sequence[HeaderEvent],
+               max_skew: float = MAX_SKEW) -> Tuple[str, List[SyncTuple]]:
     """Run one system on ``events``; return ``(label of what ran, tuples)``."""
     if system == 'edgeserve_ros':
-        config = SyncConfig(period=PERIOD, max_skew=MAX_SKEW, max_age=MAX_AGE,
-                            policy='impute', queue_size=QUEUE_SIZE,
-                            streams=tuple(StreamSpec(s) for s in STREAMS))
         return ('edgeserve_ros.sync.core.Synchronizer (this repository, policy impute)',
-                synchronize(events, config))
-    name = {'stock-py': 'approx-py', 'stock-cpp': 'approx-cpp'}[system]
-    return run_baseline(name, events, list(STREAMS), QUEUE_SIZE, MAX_SKEW)
+                synchronize(events, sync_config(max_skew)))
+    return run_baseline(BASELINE_OF[system], events, list(STREAMS), QUEUE_SIZE, max_skew)
 
 
 METRIC_COLS = ('tuples_per_s', 'served_pct', 'complete_pct', 'newest_mean_ms',
@@ -315,28 +327,90 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 labels.setdefault(system, f'not run: {exc}')
                 continue
             labels.setdefault(system, label)
-            m = evaluate(trace, tuples)
+            m: Dict[str, object] = dict(evaluate(trace, tuples))
+            if system == 'edgeserve_ros':
+                bad = sync_contract.violations(trace.events, sync_config(),
+                                               trace.events[0].arrival, tuples)
+                m['contract_violations'] = len(bad)
+                if bad:
+                    common.progress(f'  contract violated ({len(bad)}x), first: {bad[0]}')
             rows.append({'scenario': key, 'system': system, **m})
             if key == 'dead-3s':
                 dead = plans[2].dead
                 assert dead is not None
                 dead_rows[system] = evaluate(trace, tuples, (dead[0], dead[1]))
             common.progress(f'  {system:13s} {m["tuples_per_s"]:6.1f} tuples/s  served '
-                            f'{m["served_pct"]:5.1f}%  newest age {m["newest_mean_ms"]:6.1f} '
+                            f'{m["served_pct"]:5.1f}%  newest age {m["newest_mean_ms"]:6.2f} '
                             f'ms  skew p95 {m["skew_p95_ms"]:6.1f} ms  RT acc '
                             f'{m["rt_acc"]:.3f} / held {m["rt_acc_held"]:.3f}')
+    issue_rows = issue_table(duration, args.seed)
     systems = [s for s in SYSTEMS if any(r['system'] == s for r in rows)]
     keys = [k for k, _, _ in plan_list]
-    headers = ['scenario', 'system', 'ticks', 'tuples'] + list(METRIC_COLS)
-    common.write_csv(NAME, headers, [[r[h] for h in headers] for r in rows])
+    headers = ['scenario', 'system', 'ticks', 'tuples'] + list(METRIC_COLS) + [
+        'contract_violations']
+    common.write_csv(NAME, headers, [[r.get(h, '') for h in headers] for r in rows])
     plot(rows, keys, systems)
-    write_report(rows, dead_rows, labels, plan_list, duration, args.seed)
+    write_report(rows, dead_rows, labels, plan_list, duration, args.seed, issue_rows)
     common.progress(f'wrote {common.result_path(NAME, "md")}')
     return 0
 
 
+LOWER_BOUND_NOTE = """
+The stock synchronizers emit only at the arrival of a header that completes a set, so their
+newest member is as old as the network latency (here 4 ms + U(0, 1 ms), mean 4.5 ms) and
+they serve only the ticks that such arrivals fall in (5-50% in the slow and mixed
+scenarios). edgeserve_ros must emit every tick within its budget `[tick, tick + max_skew]`;
+it emits at an arrival whenever the budget holds one that completes the freshest set, so its
+mean is the same latency plus the few ticks whose budget holds none (or a header that does
+not fit). In the punctual scenarios both figures are therefore the same quantity, mean
+latency, and "<=" is decided by a few hundredths of a millisecond; the target is reported
+at that precision, as measured, met or not.
+"""
+
+
+def issue_table(duration: float, seed: int) -> List[Dict[str, object]]:
+    """Issue 10's table: 3 x 30 Hz, period 50 ms, max_skew (slop) 20 ms, its own trace."""
+    plans = scenarios(duration)[0][2]
+    trace = make_trace(plans, duration, seed * 1000 + 99)
+    common.progress(f'issue 10 table: 3 x 30 Hz, max_skew {ISSUE_SKEW * 1e3:.0f} ms: '
+                    f'{len(trace.events)} headers')
+    out: List[Dict[str, object]] = []
+    for system in SYSTEMS:
+        try:
+            _, tuples = run_system(system, trace.events, ISSUE_SKEW)
+        except BaselineUnavailable:
+            continue
+        m: Dict[str, object] = dict(evaluate(trace, tuples))
+        if system == 'edgeserve_ros':
+            m['contract_violations'] = len(sync_contract.violations(
+                trace.events, sync_config(ISSUE_SKEW), trace.events[0].arrival, tuples))
+        out.append({'system': system, **m})
+        common.progress(f'  {system:13s} {m["tuples"]} tuples, newest age '
+                        f'{m["newest_mean_ms"]:.2f} / {m["newest_p95_ms"]:.2f} ms')
+    return out
+
+
+def freshness_targets(rows: List[Dict[str, object]]) -> List[Tuple[str, str, bool]]:
+    """Per scenario: edgeserve newest-member age mean <= stock-py's, contract holding."""
+    out = []
+    for key in dict.fromkeys(str(r['scenario']) for r in rows):
+        es = next((r for r in rows if r['scenario'] == key and r['system'] == 'edgeserve_ros'),
+                  None)
+        py = next((r for r in rows if r['scenario'] == key and r['system'] == 'stock-py'),
+                  None)
+        if es is None or py is None:
+            continue
+        a, b = float(es['newest_mean_ms']), float(py['newest_mean_ms'])  # type: ignore
+        bad = int(es.get('contract_violations', 0))  # type: ignore
+        out.append((f'{key}: newest-member age mean <= stock-py, contract holds',
+                    f'{a:.3f} vs {b:.3f} ms ({a - b:+.3f}); {bad} contract violations',
+                    a <= b and bad == 0))
+    return out
+
+
 def write_report(rows: List[Dict[str, object]], dead_rows: Dict[str, Dict[str, float]],
-                 labels: Dict[str, str], plan_list, duration: float, seed: int) -> None:
+                 labels: Dict[str, str], plan_list, duration: float, seed: int,
+                 issue_rows: List[Dict[str, object]]) -> None:
     """Write ``bench/results/sync_scenarios.md``."""
     f = common.fmt
     table = common.md_table(
@@ -346,7 +420,7 @@ def write_report(rows: List[Dict[str, object]], dead_rows: Dict[str, Dict[str, f
          'RT acc (per prediction)', 'RT acc (held, per tick)'],
         [(r['scenario'], r['system'], f(r['tuples_per_s'], 1), f(r['served_pct'], 1),
           f(r['complete_pct'], 1),
-          f'{f(r["newest_mean_ms"], 1)} / {f(r["newest_p95_ms"], 1)}',
+          f'{f(r["newest_mean_ms"], 2)} / {f(r["newest_p95_ms"], 1)}',
           f'{f(r["oldest_mean_ms"], 1)} / {f(r["oldest_p95_ms"], 1)}',
           f'{f(r["skew_p50_ms"], 1)} / {f(r["skew_p95_ms"], 1)} / {f(r["skew_max_ms"], 1)}',
           f(r['fresh_skew_max_ms'], 1),
@@ -368,6 +442,17 @@ def write_report(rows: List[Dict[str, object]], dead_rows: Dict[str, Dict[str, f
                         f'{f(d["served_pct"], 1)}% (stock: {stock_d}); edgeserve '
                         f'tuples complete in the outage: {f(d["complete_pct"], 1)}%',
                         d['served_pct'] >= 95.0))
+    targets += freshness_targets(rows)
+    issue = common.md_table(
+        ['system', 'tuples', 'newest-member age at emission, mean / p95 (ms)',
+         'contract violations'],
+        [(r['system'], r['tuples'], f'{f(r["newest_mean_ms"], 2)} / {f(r["newest_p95_ms"], 1)}',
+          r.get('contract_violations', 'n/a (stock)')) for r in issue_rows])
+    issue_text = (f'The issue\'s setting (period 50 ms, max_skew = slop = '
+                  f'{ISSUE_SKEW * 1e3:.0f} ms, 3 x 30 Hz, policy impute), on its own trace '
+                  f'({duration:.0f} s, seed {seed * 1000 + 99}); before this change '
+                  'edgeserve_ros measured 33.1 / 55.3 ms there (stock Python 5.4 / 9.2).\n\n'
+                  + issue)
     scen = common.md_table(['scenario', 'streams'], [(k, d) for k, d, _ in plan_list])
     setup = f"""
 Offline replay of seeded traces ({duration:.0f} s simulated each, seed {seed}) of three
@@ -377,7 +462,10 @@ intervals vary +-5%. Every system sees exactly the same headers (arrival order).
 
 * edgeserve_ros: target period {PERIOD * 1e3:.0f} ms (20 Hz), max_skew {MAX_SKEW * 1e3:.0f}
   ms, max_age {MAX_AGE} s, policy `impute`, queue_size {QUEUE_SIZE}; a tuple's emission time
-  is the core's `emit_time` (tick <= emit <= tick + max_skew).
+  is the core's `emit_time` (tick <= emit <= tick + max_skew): the freshest consistent set,
+  emitted as soon as it cannot improve (`docs/synchronizer.md`). Its output is checked
+  against the contract (`bench/sync_contract.py`: grid, emission window, skew, causality,
+  max_age, freshest member, no stall); *contract violations* counts what fails.
 * stock: queue size {QUEUE_SIZE}, slop {MAX_SKEW * 1e3:.0f} ms; a matched set is emitted at
   the arrival of the header that completed it.
 
@@ -404,7 +492,9 @@ reused/imputed members included, so it can exceed max_skew, which bounds fresh m
         ('Scenarios', scen),
         ('What ran', what_ran),
         ('Results', table),
+        ('Issue 10 table: 3 x 30 Hz, max_skew 20 ms', issue_text),
         ('Targets', common.targets_table(targets)),
+        ('Why "<= stock" is decided in hundredths of a millisecond', LOWER_BOUND_NOTE),
     ]
     common.write_md(NAME, 'Synchronization scenarios: edgeserve_ros vs stock ApproximateTime',
                     sections, common.machine_info({'seed': str(seed),

@@ -77,9 +77,11 @@ def test_source_ahead_is_mismatched_without_correction():
     """Source ahead is mismatched without correction."""
     base = dict(period=0.1, max_skew=0.01, max_age=0.5, streams=('a', 'b'))
     raw = synchronize(skewed_trace(0.2), SyncConfig(**base))
-    assert mismatch(raw) and min(mismatch(raw)) >= 0.18, 'pairs 200 ms apart'
+    both = [t for t in raw[3:] if all(m is not None and m.state == 'fresh'
+                                      for m in t.members.values())]
+    assert len(raw) > 15 and not both, 'stamps 200 ms apart never share a 10 ms window'
     fixed = synchronize(skewed_trace(0.2), SyncConfig(**base, clock='envelope'))
-    assert len(mismatch(fixed)) >= 15 and max(mismatch(fixed)) <= 0.01
+    assert len(mismatch(fixed)) >= 15 and max(mismatch(fixed)) <= 0.02
 
 
 def test_source_behind_is_never_fresh_without_correction():

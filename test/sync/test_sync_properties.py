@@ -7,7 +7,8 @@ from hypothesis import given, HealthCheck, settings, strategies as st
 
 from edgeserve_ros.sync import StreamSpec, SyncConfig, Synchronizer
 from edgeserve_ros.sync.replay import synchronize
-from sync_checks import check_invariants, count_live_ticks, make_stream, merge
+from sync_checks import (check_freshest, check_invariants, count_live_ticks, make_stream,
+                         merge)
 
 stream_params = st.fixed_dictionaries({
     'rate': st.floats(2.0, 300.0),
@@ -55,6 +56,13 @@ def test_invariants_on_random_traces(streams, conf, seed):
     start = events[0].arrival
     tuples = synchronize(events, cfg)
     check_invariants(events, cfg, start, tuples)
+    check_freshest(events, cfg, tuples)
+    arrivals = {e.arrival for e in events}
+    for prev, tup in zip([None] + tuples, tuples):
+        at = {tup.tick, tup.tick + cfg.max_skew, prev and prev.emit_time}
+        assert tup.emit_time in arrivals or min(abs(tup.emit_time - x) for x in at
+                                                if x is not None) < 1e-9, (
+            f'emitted at {tup.emit_time}: neither an arrival, the tick, nor the deadline')
     assert synchronize(events, cfg) == tuples, 'determinism'
     end = events[-1].arrival
     emitted = {round((t.tick - start) / cfg.period) for t in tuples}
@@ -92,3 +100,4 @@ def test_invariants_with_interleaved_timer_calls(streams, conf, seed, timer_call
         sync.add(e)
     out.extend(sync.advance(events[-1].arrival + cfg.max_skew))
     check_invariants(events, cfg, start, out)
+    check_freshest(events, cfg, out)

@@ -1,5 +1,6 @@
 """The trace replay CLI, run as a subprocess, and the stock baselines."""
 
+import importlib.util
 import io
 import json
 import os
@@ -89,6 +90,10 @@ def test_replay_bad_parameters():
 
 def _need(name):
     """Skip unless the packages of baseline ``name`` are installed."""
+    if name == 'approx-ros2':
+        if importlib.util.find_spec('message_filters') is None:
+            pytest.skip('approx-ros2: ROS 2 message_filters not installed')
+        return
     probe = {'approx-py': '/usr/lib/python3/dist-packages/message_filters/__init__.py',
              'approx-cpp': baselines._CPP_HEADER}[name]
     if not os.path.exists(probe):
@@ -103,14 +108,16 @@ def test_baseline_matches_pairs(name):
     _need(name)
     res = cli(TRACE, *ARGS, '--baseline', name)
     assert res.returncode == 0, res.stderr
-    assert res.stderr.startswith('baseline: ROS 1 message_filters 1.15')
-    assert ('python' in res.stderr) == (name == 'approx-py')
+    ros2 = name == 'approx-ros2'
+    assert res.stderr.startswith('baseline: ROS 2 message_filters 4.' if ros2
+                                 else 'baseline: ROS 1 message_filters 1.15')
+    assert ('python' in res.stderr) == (name != 'approx-cpp')
     out = lines(res)
     assert [[o['members'][s]['seq'] for s in 'ab'] for o in out] == [[1, 1], [2, 2], [3, 3]]
     for o in out:
         assert o['t'] == o['tick']
         assert all(m['state'] == 'fresh' for m in o['members'].values())
-    expected_t = [1.02, 1.12, 1.22] if name == 'approx-py' else [1.11, 1.21, 1.31]
+    expected_t = [1.11, 1.21, 1.31] if name == 'approx-cpp' else [1.02, 1.12, 1.22]
     assert [o['t'] for o in out] == pytest.approx(expected_t)
 
 
@@ -133,8 +140,12 @@ def test_missing_baseline_packages_exit_2(monkeypatch):
     """Missing baseline packages exit 2."""
     monkeypatch.setattr(baselines, '_PY_FILES', ('/nonexistent/message_filters',))
     monkeypatch.setattr(baselines, '_CPP_HEADER', '/nonexistent/approximate_time.h')
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: None
+                        if name == 'message_filters' else real_find_spec(name, *a))
     for name, package in [('approx-py', 'python3-message-filters'),
-                          ('approx-cpp', 'libmessage-filters-dev')]:
+                          ('approx-cpp', 'libmessage-filters-dev'),
+                          ('approx-ros2', 'ROS 2 message_filters')]:
         err = io.StringIO()
         code = replay.main([*ARGS, '--baseline', name], stdin=io.StringIO(TRACE),
                            stdout=io.StringIO(), stderr=err)

@@ -117,9 +117,11 @@ def test_rate_skew_and_reuse_with_three_rates(spinner, ros_context, procs):
         assert all(x.payload_header.stream == x.stream for x in m.members)
         assert not m.payloads_fetched
     assert slow.count(SyncMember.STATE_REUSED) >= 5  # 5 Hz stream upsampled to 10 Hz
-    assert slow.count(SyncMember.STATE_FRESH) >= 5
-    # downsampled: fresh unless its header arrives later than the tick + max_skew (host load)
-    assert fast.count(SyncMember.STATE_FRESH) >= len(fast) // 2
+    # each new slow header is used: fresh when it fits within max_skew of the freshest
+    # data, else imputed (same header, flagged); 10 are sent in the 2 s window
+    assert len({_member(m, '/slow').seq for m in window}) >= 8
+    # downsampled, and fresh unless a stalled host delivers it out of the skew window
+    assert fast.count(SyncMember.STATE_FRESH) >= len(fast) // 3
 
 
 def test_dead_stream_turns_imputed_then_missing(spinner, ros_context, procs):

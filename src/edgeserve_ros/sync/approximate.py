@@ -12,9 +12,16 @@ with ::
     sync.registerCallback(on_pair)
 
 The inputs are message_filters-style filters (objects with ``registerCallback(cb, *args)``):
-``message_filters.Subscriber`` or :class:`edgeserve_ros.sync.filters.Subscriber`. Messages
-need ``header.stamp``, as for ApproximateTime. Unlike ApproximateTime, whose output rate is
-capped by the slowest input, a tuple is produced every ``period`` (EdgeServe section 5):
+the real ``message_filters.Subscriber``, ``message_filters.Cache`` or any
+``message_filters.SimpleFilter`` (ROS 2), or :class:`edgeserve_ros.sync.filters.Subscriber`
+where message_filters is not installed; the node comes from ``node=`` or the first input
+that has a ``.node`` (a Subscriber). Messages need ``header.stamp``, as for ApproximateTime.
+Porting is one import line::
+
+  from edgeserve_ros.sync.approximate import TimelySynchronizer as ApproximateTimeSynchronizer
+
+(``period`` is then estimated from the inputs' stamps). Unlike ApproximateTime, whose output
+rate is capped by the slowest input, a tuple is produced every ``period`` (EdgeServe section 5):
 fast inputs are down-sampled, slow ones reused, late ones imputed; ``slop`` bounds the stamp
 span of the fresh members. See :mod:`edgeserve_ros.sync.core` for the exact semantics.
 
@@ -102,9 +109,10 @@ class TimelySynchronizer:
     def connectInput(self, fs: Sequence[Any]) -> None:  # noqa: N802
         """(Re)connect to the input filters ``fs``; buffered state is dropped."""
         fs = list(fs)
-        node = self._node or (getattr(fs[0], 'node', None) if fs else None)
+        node = self._node or next((f.node for f in fs if getattr(f, 'node', None)), None)
         if node is None:
-            raise ValueError('node: pass node= or filters that have a .node')
+            raise ValueError('node: pass node= or at least one filter that has a .node '
+                             '(a Subscriber; a Cache or SimpleFilter has none)')
         with self._lock:
             self._names = [f'{i}:{getattr(f, "topic", "")}' for i, f in enumerate(fs)]
             self._msgs: List['OrderedDict[int, Any]'] = [OrderedDict() for _ in fs]

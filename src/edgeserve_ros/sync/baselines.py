@@ -1,22 +1,27 @@
 """
-Run the stock ROS 1 ApproximateTime synchronizers (Debian 12 packages) on a trace.
+Run the stock ApproximateTime synchronizers (ROS 1 from Debian 12, ROS 2 Python) on a trace.
 
 Nothing is re-implemented: :func:`run_baseline` pipes the trace to
-``bench/baselines/approx_py.py`` under Debian's ``/usr/bin/python3`` or to the
-C++ driver ``bench/baselines/approx_cpp.cpp`` (built once into ``build/``), and
+``bench/baselines/approx_py.py`` under Debian's ``/usr/bin/python3`` (ROS 1 Python), to the
+C++ driver ``bench/baselines/approx_cpp.cpp`` (ROS 1 C++, built once into ``build/``), or
+to :mod:`.ros2_baseline` under this Python (ROS 2 ``message_filters``, e.g. 4.11.2 from
+the Jazzy wheelhouse, which needs ROS 2 sourced), and
 turns their matched sets into :class:`SyncTuple` with ``tick = emit_time =``
 arrival of the header that completed the match.  Needs a source checkout (or
 ``EDGESERVE_ROOT`` pointing at one).
 """
 
+import importlib.util
+from importlib import metadata
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .types import FRESH, HeaderEvent, Member, SyncTuple
 
-BASELINES = ('approx-py', 'approx-cpp')
+BASELINES = ('approx-py', 'approx-cpp', 'approx-ros2')
 _PY_FILES = ('/usr/lib/python3/dist-packages/message_filters/__init__.py',
              '/usr/lib/python3/dist-packages/rospy/__init__.py',
              '/usr/lib/python3/dist-packages/std_msgs/msg/__init__.py')
@@ -56,6 +61,17 @@ def _command(name: str, n: int, queue_size: int, slop: float) -> Tuple[List[str]
                  'ApproximateTimeSynchronizer (python, Debian python3-message-filters, '
                  '/usr/bin/python3)')
         return ['/usr/bin/python3', str(root / 'bench/baselines/approx_py.py')] + args, label
+    if name == 'approx-ros2':
+        if importlib.util.find_spec('message_filters') is None:
+            raise BaselineUnavailable('approx-ros2 baseline needs ROS 2 message_filters '
+                                      '(Jazzy wheelhouse or ros-jazzy-message-filters)')
+        try:
+            version = metadata.version('message_filters')
+        except metadata.PackageNotFoundError:
+            version = 'unknown version'
+        label = (f'baseline: ROS 2 message_filters {version} ApproximateTimeSynchronizer '
+                 f'(python, {sys.executable})')
+        return [sys.executable, '-m', 'edgeserve_ros.sync.ros2_baseline'] + args, label
     if not os.path.exists(_CPP_HEADER):
         raise BaselineUnavailable('approx-cpp baseline needs apt package libmessage-filters-dev')
     if not 2 <= n <= 9:

@@ -20,7 +20,8 @@ class StreamBuffer:
     last-known-good once nothing newer fits).
     """
 
-    __slots__ = ('name', 'required', 'bound', 'queue', 'last', 'newest', 'interval', 'stats')
+    __slots__ = ('name', 'required', 'bound', 'queue', 'last', 'newest', 'interval', 'delay',
+                 'jitter', 'stats')
 
     def __init__(self, name: str, required: bool, bound: int, stats: StreamStats) -> None:
         """Create an empty buffer bounded to ``bound`` entries."""
@@ -31,6 +32,8 @@ class StreamBuffer:
         self.last: Optional[Entry] = None
         self.newest = float('-inf')
         self.interval: Optional[float] = None
+        self.delay: Optional[float] = None
+        self.jitter = 0.0
         self.stats = stats
 
     def push(self, entry: Entry) -> bool:
@@ -45,8 +48,14 @@ class StreamBuffer:
             if self.newest != float('-inf'):
                 self.interval = gap
         else:
+            assert self.delay is not None  # known from the previous header
+            error = abs(entry[1] - (self.newest + self.interval + self.delay))
+            self.jitter += EWMA_GAIN * (error - self.jitter)
             self.interval += EWMA_GAIN * (gap - self.interval)
         self.newest = entry[0]
+        delay = entry[1] - entry[0]
+        self.delay = delay if self.delay is None else self.delay + EWMA_GAIN * (
+            delay - self.delay)
         queue = self.queue
         queue.append(entry)
         if len(queue) > self.bound:
@@ -61,11 +70,11 @@ class StreamBuffer:
             queue.popleft()
             self.stats.expired += 1
 
-    def candidates(self, tick: float, emit_time: float) -> List[Entry]:
-        """Return entries with stamp <= ``tick`` that arrived by ``emit_time``, oldest first."""
+    def candidates(self, emit_time: float) -> List[Entry]:
+        """Return the entries that arrived by ``emit_time``, oldest first (any stamp)."""
         out = []
         for entry in self.queue:
-            if entry[0] > tick or entry[1] > emit_time:
+            if entry[1] > emit_time:
                 break
             out.append(entry)
         return out

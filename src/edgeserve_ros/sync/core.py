@@ -1,21 +1,22 @@
 """
 Timer-driven, bounded-skew stream synchronizer (EdgeServe section 5), rclpy-free.
 
-Ticks are ``start_time + k * period``.  The tuple for tick ``T`` describes the
-streams as of ``T``: only headers with (clock-corrected) stamp ``<= T`` and age
-``T - stamp <= max_age`` are considered, and only those that arrived by the
-tuple's emission time ``t``.  ``t`` is ``T + max_skew`` (wait for late
-arrivals), or earlier -- but never before ``T`` -- as soon as every required
-stream has delivered a header stamped after ``T`` (its contribution cannot
-improve any more).  Per stream the member is:
+Ticks are ``start_time + k * period``; one tuple per tick.  The tuple for tick ``T`` is
+emitted at a time ``t`` with ``T <= t <= T + max_skew`` and holds the freshest consistent
+set known at ``t`` (:func:`.settle.freshest`): among the headers not emitted before that
+arrived by ``t`` and are at most ``max_age`` old at ``T`` (stamps may be later than ``T``;
+then ``age = T - stamp < 0``), the fresh members lie within ``max_skew`` of the newest
+required header, each the newest of its stream in that window.  ``t`` is the first moment
+the set cannot improve (:mod:`.settle`: every required stream has delivered a header stamped
+at or after ``T`` or is not expected within the budget; or a header that just arrived
+completes it), at the latest ``T + max_skew``.  Per stream the member is:
 
-* ``fresh``: a header not emitted before, chosen by :func:`.select.choose_fresh`
-  so that the fresh members span at most ``max_skew``;
+* ``fresh``: a header not emitted before, in the freshest consistent set;
 * ``reused``: no newer header arrived, the stream's last emitted header is
   given again (upsampling a stream slower than the output), unless overdue;
-* ``imputed``: last-known-good -- the newest header with stamp ``<= T`` -- for
-  a stream that is overdue (see ``late_factor``) or whose newer headers did not
-  fit the skew window;
+* ``imputed``: last-known-good -- the stream's newest header within ``max_age`` -- for
+  a stream that is overdue (see ``late_factor``) or whose newest header is older than the
+  fresh window;
 * ``None``: nothing within ``max_age``.
 
 Policies, applied per tick:
@@ -38,7 +39,7 @@ from typing import Dict, List, Optional
 from .buffer import Entry, StreamBuffer
 from .clock import StampCorrector
 from .config import SyncConfig
-from .select import choose_fresh
+from . import settle
 from .stats import StreamStats, SyncStats
 from .types import FRESH, HeaderEvent, IMPUTED, Member, REUSED, SyncTuple
 
@@ -69,10 +70,11 @@ class Synchronizer:
         self._start = float(start_time)
         self._k = -1
         self._now = -math.inf
+        self._emitted = -math.inf
         self._out: List[SyncTuple] = []
         self._tick: float
         self._due: float
-        self._pending: int
+        self._checked: bool
         self._next_tick()
 
     @property
@@ -96,8 +98,7 @@ class Synchronizer:
         if arrival < self._now:
             arrival = self._now
             self.stats.clamped += 1
-        if arrival > self._due:
-            self._run(arrival, True)
+        self._run(arrival, True)
         self._now = arrival
         buf = self._by_name.get(event.stream)
         if buf is None:
@@ -106,13 +107,9 @@ class Synchronizer:
         stamp = event.stamp
         if self._corrector is not None:
             stamp = self._corrector.correct(buf.name, stamp, arrival)
-        before = buf.newest
-        if not buf.push((stamp, arrival, event.seq, event.stamp)):
-            return
-        if buf.required and before <= self._tick < stamp:
-            self._pending -= 1
-            if self._pending == 0:
-                self._due = max(self._tick, arrival)
+        entry = (stamp, arrival, event.seq, event.stamp)
+        if buf.push(entry) and self._checked and self._due > arrival:
+            self._assess(arrival, entry)
 
     def take(self) -> List[SyncTuple]:
         """Return (and forget) the tuples emitted so far without advancing the clock."""
@@ -128,24 +125,44 @@ class Synchronizer:
 
     def _next_tick(self) -> None:
         self._k += 1
-        tick = self._tick = self._start + self._k * self.config.period
-        self._pending = sum(1 for b in self._bufs if b.required and b.newest <= tick)
-        deadline = tick + self.config.max_skew
-        self._due = deadline if self._pending else min(max(tick, self._now), deadline)
+        self._tick = self._start + self._k * self.config.period
+        self._due = self._tick + self.config.max_skew
+        self._checked = False
 
     def _run(self, now: float, strict: bool) -> None:
-        while self._due < now or (not strict and self._due == now):
+        while True:
+            if not self._checked and self._tick <= now:
+                self._checked = True
+                self._assess(max(self._tick, self._now, self._emitted), None)
+            if not (self._due < now or (not strict and self._due == now)):
+                return
             self._emit(self._tick, self._due)
+            self._emitted = self._due
             self._next_tick()
+
+    def _candidates(self, tick: float, emit_time: float) -> List[List[Entry]]:
+        cfg = self.config
+        if cfg.max_age != math.inf:
+            for b in self._bufs:
+                b.expire(tick, cfg.max_age)
+        return [b.candidates(emit_time) for b in self._bufs]
+
+    def _assess(self, now: float, arrived: Optional[Entry]) -> None:
+        """Make the pending tuple due at ``now`` if it cannot improve (:mod:`.settle`)."""
+        bufs, tick, cfg, start = self._bufs, self._tick, self.config, self._start
+        if settle.final(bufs, tick, now, cfg, start):
+            self._due = now
+        elif arrived is not None:
+            fresh = settle.freshest(self._candidates(tick, now), self._required, cfg.max_skew)
+            if any(f is arrived for f in fresh) and settle.complete(
+                    bufs, fresh, tick, now, cfg, start):
+                self._due = now
 
     def _emit(self, tick: float, emit_time: float) -> None:
         cfg = self.config
         bufs = self._bufs
-        if cfg.max_age != math.inf:
-            for b in bufs:
-                b.expire(tick, cfg.max_age)
-        cands = [b.candidates(tick, emit_time) for b in bufs]
-        fresh = choose_fresh(cands, self._required, cfg.max_skew)
+        cands = self._candidates(tick, emit_time)
+        fresh = settle.freshest(cands, self._required, cfg.max_skew)
         picks: List[Optional[Entry]] = []
         states: List[Optional[str]] = []
         for b, c, f in zip(bufs, cands, fresh):

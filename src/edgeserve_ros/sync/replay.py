@@ -5,7 +5,7 @@ Usage::
 
     python -m edgeserve_ros.sync.replay --period S --max-skew S --max-age S \
         --policy impute|partial|skip [--queue-size N] \
-        [--clock none|envelope] [--baseline approx-py|approx-cpp] \
+        [--clock none|envelope] [--baseline approx-py|approx-cpp|approx-ros2] \
         < trace.csv > tuples.jsonl
 
 ``trace.csv`` holds ``stream,seq,stamp,arrival`` lines (seconds), sorted by
@@ -15,8 +15,10 @@ arrival, and the replay ends at the last arrival plus ``max_skew`` (every tick
 up to the last arrival is decided, plus later ticks that were complete early).
 Each emitted tuple is one JSON line
 ``{"t": emit_time, "tick": tick, "members": {stream: {"seq", "stamp", "state",
-"age"} | null}}``, ``age = tick - stamp``.  With ``--baseline`` the stock ROS 1
-ApproximateTime matched sets are written in the same format (``tick`` = ``t`` =
+"age"} | null}}``, ``age = tick - stamp`` (negative for a member stamped after
+the tick).  With ``--baseline`` the stock ROS 1 (``approx-py``, ``approx-cpp``) or
+ROS 2 (``approx-ros2``) ApproximateTime matched sets are written in the same format
+(``tick`` = ``t`` =
 arrival of the header that completed the set, ``state`` always ``fresh``), with
 ``--max-skew`` as slop and ``--queue-size`` as queue size; a one-line label of
 what ran goes to stderr.  Bad input or parameters: one line on stderr, exit 2.
@@ -47,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--clock', choices=CLOCK_MODES, default='none',
                    help='per-source clock offset correction (not for baselines)')
     p.add_argument('--baseline', choices=BASELINES, default=None,
-                   help='run the stock ROS 1 ApproximateTime instead')
+                   help='run a stock ApproximateTime instead (ROS 1 python/C++, ROS 2 '
+                        'python)')
     return p
 
 

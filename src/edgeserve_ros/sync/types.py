@@ -29,7 +29,8 @@ class Member(NamedTuple):
     :ivar seq: sequence number of the message.
     :ivar stamp: the stamp as sent by the source (uncorrected).
     :ivar state: ``'fresh'``, ``'reused'`` or ``'imputed'``.
-    :ivar age: tick time minus the (clock-corrected) stamp, seconds, >= 0.
+    :ivar age: tick time minus the (clock-corrected) stamp, seconds; negative for a
+        header stamped after the tick (it arrived before the tuple was emitted).
     :ivar arrival: when the message arrived.
     """
 
