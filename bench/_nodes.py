@@ -137,6 +137,20 @@ class NodeProcs:
             pass
         proc.wait(timeout=10)
 
+    def stop(self, name: str, timeout: float = 10.0) -> Optional[int]:
+        """SIGINT node ``name`` (clean shutdown), SIGKILL it after ``timeout``; return rc."""
+        proc = self.procs[name]
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill9(name)
+        return proc.poll()
+
     def restart(self, name: str) -> subprocess.Popen:
         """Start node ``name`` again with the same command line."""
         if self.procs[name].poll() is None:
