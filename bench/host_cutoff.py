@@ -21,7 +21,6 @@ Measured per cut, from the tuples the listener receives (one wall clock: one mac
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile

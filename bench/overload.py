@@ -203,9 +203,9 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         spinner.close()
         node.destroy_node()
         rclpy.try_shutdown()
-    return {'fetches': fetches, 'rss': rss, 't_overload': t_overload, 'stats': stats, 'headers': headers,
-            'ring_items': ring_items, 'slot': slot, 'limit': limit, 'errors': errors,
-            'dead': dead}
+    return {'fetches': fetches, 'rss': rss, 't_overload': t_overload, 'stats': stats,
+            'headers': headers, 'ring_items': ring_items, 'slot': slot, 'limit': limit,
+            'errors': errors, 'dead': dead}
 
 
 def report(args: argparse.Namespace, res: Dict[str, Any], elapsed: float) -> None:

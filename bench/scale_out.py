@@ -1,5 +1,6 @@
-"""Scale-out: N simulated hosts, one source each, into one sync_node; simple discovery vs
-Fast DDS's discovery server (issue 7).
+"""Scale-out: N simulated hosts -> one sync_node, simple discovery vs discovery server.
+
+Issue 7, item 5: simple discovery compared with Fast DDS's discovery server.
 
 Each simulated host is one ``source_node`` process (its own header topic, 64 B ``array``
 payloads, lazy, ``--rate`` Hz); one ``sync_node`` synchronizes all N streams every
@@ -271,7 +272,7 @@ def report(args: argparse.Namespace, rows: List[Dict[str, Any]], elapsed: float)
     sections = [
         ('Targets', targets_table(targets)),
         ('Per discovery mode', table),
-        ('Method', (__doc__ or '').split('\n', 3)[3].strip()
+        ('Method', (__doc__ or '').split('\n', 2)[2].strip()
          + f'\n\n{args.hosts} sources at {args.rate:g} Hz, sync period {args.period:g} s, '
            f'{args.seconds:g} s window per mode. Run took {elapsed:.0f} s. Measured beside '
            f'other agents\' work on 2 shared cores.'),
