@@ -76,6 +76,8 @@ class _Pending:
     attempts: int = 0
     deadline: float = 0.0
     call: Optional[Future] = None
+    #: _send is between clearing ``call`` and setting it (the timeout timer leaves it alone)
+    sending: bool = False
 
 
 class PayloadFetcher:
@@ -185,15 +187,23 @@ class PayloadFetcher:
             client = self.node.create_client(FetchPayload, first.fetch_service,
                                              qos_profile=FETCH_QOS, callback_group=self._group)
             self._clients[first.fetch_service] = client
-        pending.attempts += 1
-        pending.deadline = time.monotonic() + self.timeout
-        pending.call = None
-        if not client.service_is_ready():
-            return  # a request sent before discovery is lost: the timer sends it when ready
-        request = FetchPayload.Request(stream=first.stream,
-                                       seqs=[h.seq for h in pending.headers])
-        pending.call = client.call_async(request)
-        pending.call.add_done_callback(lambda call, p=pending: self._on_answer(p, call))
+        with self._lock:
+            pending.attempts += 1
+            pending.deadline = time.monotonic() + self.timeout
+            pending.call = None
+            pending.sending = True
+        try:
+            if not client.service_is_ready():
+                return  # a request sent before discovery is lost: the timer sends it later
+            request = FetchPayload.Request(stream=first.stream,
+                                           seqs=[h.seq for h in pending.headers])
+            call = client.call_async(request)
+            with self._lock:
+                pending.call = call
+            call.add_done_callback(lambda done, p=pending: self._on_answer(p, done))
+        finally:
+            with self._lock:
+                pending.sending = False
 
     def _on_answer(self, pending: _Pending, call: Future) -> None:
         if pending.call is not call or pending.futures[0].done():
@@ -220,7 +230,8 @@ class PayloadFetcher:
             late = [p for p in self._in_flight if p.deadline and now > p.deadline]
             # attempts == 0: _pump has not sent it yet (another thread is about to)
             waiting = [p for p in self._in_flight
-                       if p.call is None and p.attempts and p not in late]
+                       if p.call is None and p.attempts and not p.sending and p not in late]
+            late = [p for p in late if not p.sending]
         for pending in waiting:
             client = self._clients.get(pending.headers[0].fetch_service)
             if client is not None and client.service_is_ready():
