@@ -12,6 +12,12 @@ pytestmark = [pytest.mark.ros, pytest.mark.skipif(shutil.which('ros2') is None,
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / 'config' / 'topologies'
 
 
+@pytest.fixture(scope='module')
+def models_dir(tmp_path_factory):
+    """A models cache for the module: each workload's models are trained once."""
+    return tmp_path_factory.mktemp('models')
+
+
 def launch_topology(config, domain_id, models_dir, *args):
     """Start ``topology_launch.py`` on ``config`` with more ``name:=value`` arguments."""
     return Launched(['ros2', 'launch', 'edgeserve_ros', 'topology_launch.py',
