@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any, BinaryIO, Dict, List, Optional
+from typing import Any, BinaryIO, Dict, List, Optional, TYPE_CHECKING
 
 from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
-from mcap.records import Schema
-from mcap.writer import CompressionType
-from mcap_ros2.writer import Writer
+
+if TYPE_CHECKING:
+    from mcap.records import Schema
 
 PAYLOAD = 'edgeserve_ros/msg/Payload'
 HEADER = 'edgeserve_ros/msg/PayloadHeader'
@@ -92,11 +92,13 @@ class PayloadLog:
         self.logged = 0
         self.logged_bytes = 0
         self.dropped = 0
+        from mcap.writer import CompressionType  # only where a log is asked for
+        from mcap_ros2.writer import Writer
         self._file: Optional[BinaryIO] = open(path, 'wb')
         self._writer = Writer(self._file, compression=CompressionType.NONE)
-        self._schemas: Dict[str, Schema] = {}
+        self._schemas: Dict[str, 'Schema'] = {}
 
-    def _schema(self, name: str) -> Schema:
+    def _schema(self, name: str) -> 'Schema':
         if name not in self._schemas:
             self._schemas[name] = self._writer.register_msgdef(name, msgdef(name))
         return self._schemas[name]

@@ -73,6 +73,9 @@ class SourceNode(Node):
         except OSError as exc:
             raise ParameterError(f'{self.get_name()}: parameter mcap_path: cannot create '
                                  f'{path!r}: {exc.strerror}') from None
+        except ImportError as exc:
+            raise ParameterError(f'{self.get_name()}: parameter mcap_path: the log needs '
+                                 f'mcap-ros2-support ({exc})') from None
 
     def _on_done(self) -> None:
         if not self.done:
