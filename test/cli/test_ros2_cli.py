@@ -132,8 +132,8 @@ def test_topic_echo_of_a_synced_tuple(graph):
 
 
 def test_service_call_fetches_a_payload(graph):
-    seq = int(re.search(r'^seq: (\d+)$', _echo(graph, '/cli/cam',
-                                                'edgeserve_ros/msg/PayloadHeader'), re.M)[1])
+    header = _echo(graph, '/cli/cam', 'edgeserve_ros/msg/PayloadHeader')
+    seq = int(re.search(r'^seq: (\d+)$', header, re.M)[1])
     out = graph.ros2('service', 'call', '/cli_source_node/fetch', 'edgeserve_ros/srv/FetchPayload',
                      f'{{stream: /cli/cam, seqs: [{seq}]}}', timeout=60)
     assert out.returncode == 0, out.stderr

@@ -8,7 +8,7 @@ import yaml
 
 from launched import assert_clean_exit, Launched
 
-pytestmark = [pytest.mark.ros, pytest.mark.multihost,
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.multihost,
               pytest.mark.skipif(shutil.which('ros2') is None, reason='ros2 CLI not installed')]
 HAR = pathlib.Path(__file__).resolve().parents[2] / 'config' / 'topologies' / 'har.yaml'
 

@@ -7,14 +7,14 @@ import pytest
 
 from launched import assert_clean_exit, Launched
 
-pytestmark = [pytest.mark.ros, pytest.mark.skipif(shutil.which('ros2') is None,
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.skipif(shutil.which('ros2') is None,
                                                   reason='ros2 CLI not installed')]
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / 'config' / 'topologies'
 
 
 @pytest.fixture(scope='module')
 def models_dir(tmp_path_factory):
-    """A models cache for the module: each workload's models are trained once."""
+    """Give the module one models cache: each workload's models are trained once."""
     return tmp_path_factory.mktemp('models')
 
 
