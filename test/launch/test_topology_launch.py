@@ -7,8 +7,8 @@ import pytest
 
 from launched import assert_clean_exit, Launched
 
-pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.skipif(shutil.which('ros2') is None,
-                                                  reason='ros2 CLI not installed')]
+pytestmark = [pytest.mark.ros, pytest.mark.slow,
+              pytest.mark.skipif(shutil.which('ros2') is None, reason='ros2 CLI not installed')]
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / 'config' / 'topologies'
 
 
