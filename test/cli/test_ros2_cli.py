@@ -33,11 +33,14 @@ def _graph(models):
     har = ['-p', f'model_file:={models}', '-p', 'model:=har_part0']
     acc = '/har/accelerometers'
     return {
-        'source_node': ['-p', 'stream:=/cli/cam', '-p', 'rate_hz:=20.0'],
+        # payloads stay fetchable for 10 min: a loaded machine may be slow between verbs
+        'source_node': ['-p', 'stream:=/cli/cam', '-p', 'rate_hz:=20.0', '-p', 'ttl:=600.0'],
         'consumer_node': ['-p', 'streams:=[/cli/cam]', '-p', 'every_k:=2'],
         'topic_gateway_node': ['-p', 'input_topic:=/cli/image_raw', '-p',
                                'output_stream:=/cli/gateway'],
-        'workload_source': ['-p', 'workload:=har', '-p', 'part:=0', '-p', 'labels_topic:=""'],
+        # 3636 rows at 5 Hz: still playing (not done and exited) after 12 min
+        'workload_source': ['-p', 'workload:=har', '-p', 'part:=0', '-p', 'labels_topic:=""',
+                            '-p', 'rate_hz:=5.0'],
         'sync_node': ['-p', f'streams:=[/cli/cam, {acc}]', '-p', 'output_topic:=/cli/synced'],
         'model_node': [*har, '-p', f'input:={acc}', '-p', 'input_kind:=stream',
                        '-p', 'output_stream:=/cli/predictions'],

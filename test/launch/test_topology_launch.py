@@ -25,8 +25,13 @@ def launch_topology(config, domain_id, models_dir, *args):
                     {'ROS_DOMAIN_ID': str(domain_id), 'PYTHONUNBUFFERED': '1'})
 
 
-def run_until(run, predictions, timeout=120.0):
-    """Wait for a progress line of the monitor with ``predictions``; Ctrl-C; return it."""
+def run_until(run, predictions, timeout=220.0):
+    """
+    Wait for a progress line of the monitor with ``predictions``; Ctrl-C; return it.
+
+    At a load average of 30 (other work on 2 cores) ten node processes took over 120 s to
+    load their models: the deadline is generous.
+    """
     try:
         got = run.wait_for(lambda _: any(e['predictions'] >= predictions
                                          for e in run.events('progress')), timeout)

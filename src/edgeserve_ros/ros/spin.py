@@ -151,8 +151,8 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
         except Exception as exc:  # noqa: BLE001
             if rclpy.ok():
                 raise
-            # the signal's shutdown invalidated a handle under a running callback
-            node.get_logger().info(f'stopped during a callback: {exc!r}')
+            # the signal's shutdown invalidated a handle under a callback or the wait set
+            node.get_logger().debug(f'stopped by a signal: {exc!r}')
         finally:
             executor.shutdown()
             node.destroy_node()
