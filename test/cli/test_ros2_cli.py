@@ -147,12 +147,13 @@ def test_service_call_fetches_a_payload(graph):
 def test_param_describe_of_every_node(graph):
     def describe(exe):
         names = [p.name for p in importlib.import_module(EXECUTABLES[exe]).PARAMS]
-        out = graph.ros2('param', 'describe', '--no-daemon', '--timeout', '30',
-                         graph.node(exe), *names, timeout=60)
+        out = graph.ros2('param', 'describe', '--no-daemon', '--timeout', '60',
+                         graph.node(exe), *names, timeout=150)
         return exe, names, out
 
     nodes = [e for e in EXECUTABLES if e != 'topology_monitor']  # no parameters: argv
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    # all at once: at load 40 four rounds of describe took over 150 s
+    with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
         for exe, names, out in pool.map(describe, nodes):
             assert out.returncode == 0, (exe, out.stderr)
             described = re.findall(r'^Parameter name: (\w+)$', out.stdout, re.M)
