@@ -11,8 +11,8 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition, LaunchConfigurationEquals
-from launch.substitutions import LaunchConfiguration
+from launch.conditions import IfCondition
+from launch.substitutions import EqualsSubstitution, LaunchConfiguration
 from launch_ros.actions import Node
 
 from edgeserve_ros.ros.launch_env import dds_profile_actions
@@ -45,14 +45,16 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(args + dds_profile_actions(share) + [
         Node(package='edgeserve_ros', executable='source_node', name='source_node',
              parameters=source_params + [{'stream': arg('stream')}],
-             condition=LaunchConfigurationEquals('source', 'builtin')),
+             condition=IfCondition(EqualsSubstitution(arg('source'), 'builtin'))),
         Node(package='edgeserve_ros', executable='topic_gateway_node',
              name='topic_gateway_node',
              parameters=source_params + [{'input_topic': arg('input_topic'),
                                           'output_stream': arg('stream')}],
-             condition=LaunchConfigurationEquals('source', 'gateway')),
+             condition=IfCondition(EqualsSubstitution(arg('source'), 'gateway'))),
         Node(package='edgeserve_ros', executable='consumer_node', name='consumer_node',
-             parameters=[arg('params_file'), {'streams': [arg('stream')],
+             # a list of substitution lists is a STRING_ARRAY; a flat list would be joined
+             # into one STRING (launch_ros.utilities.normalize_parameters)
+             parameters=[arg('params_file'), {'streams': [[arg('stream')]],
                                               'every_k': arg('every_k')}],
              condition=IfCondition(arg('consumer'))),
     ])

@@ -3,6 +3,7 @@ Launch a whole topology from one YAML file (the same plan as ``topology.run``).
 
     ros2 launch edgeserve_ros topology_launch.py topology:=centralized
     ros2 launch edgeserve_ros topology_launch.py config:=/path/to/my_topology.yaml
+    ros2 launch edgeserve_ros topology_launch.py topology:=parallel set:='count=300 speed=4'
 
 Every node of the file is started on this machine; on a real cluster, set ``host`` to the
 machine's host name in the file and launch it on every machine: each starts only its nodes.
@@ -27,8 +28,9 @@ from edgeserve_ros.workloads.prepare import models_file
 
 
 def _nodes(context: LaunchContext) -> list:
-    overrides = [f'topology={context.launch_configurations["topology"]}'] \
-        if context.launch_configurations['topology'] else []
+    overrides = context.launch_configurations['set'].split()
+    if context.launch_configurations['topology']:
+        overrides.append(f'topology={context.launch_configurations["topology"]}')
     spec = load(context.launch_configurations['config'], overrides)
     host = context.launch_configurations['host']
     models = models_file(spec, pathlib.Path(context.launch_configurations['models_dir']))
@@ -54,6 +56,10 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('topology', default_value='',
                               description='Override the file\'s topology: centralized, '
                                           'parallel or decentralized.'),
+        DeclareLaunchArgument('set', default_value='',
+                              description='More overrides of the file\'s keys, space-separated '
+                                          'KEY=VALUE (as topology.run --set), e.g. '
+                                          '"count=300 speed=4".'),
         DeclareLaunchArgument('host', default_value='',
                               description='Start only the nodes placed on this host of the '
                                           'file (empty: all nodes here).'),

@@ -90,22 +90,3 @@ def test_source_process_memory_stays_bounded(domain_id):
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
-
-
-def test_payloads_are_logged_to_mcap_before_headers(spinner, ros_context, tmp_path):
-    from mcap.reader import make_reader
-
-    from edgeserve_ros.dataplane.mcap_log import PayloadLog
-    src = spinner.add(Node('src', context=ros_context))
-    log = PayloadLog(str(tmp_path / 'payloads.mcap'), max_bytes=2500)
-    source = PayloadSource(src)
-    stream = source.add_stream('/logged', StreamOptions(capacity_bytes=1 << 20, log=log))
-    for i in range(3):
-        stream.publish(bytes([i]) * 1000, stamp_ns=(i + 1) * 1_000_000_000)
-    log.close()
-    source.close()
-    with open(tmp_path / 'payloads.mcap', 'rb') as f:
-        messages = [(c.topic, m.log_time, m.data) for _, c, m in make_reader(f).iter_messages()]
-    assert messages == [('/logged', 1_000_000_000, b'\0' * 1000),
-                        ('/logged', 2_000_000_000, b'\1' * 1000)]
-    assert log.dropped == 1  # the third payload would exceed the 2500-byte bound

@@ -91,11 +91,12 @@ class LazyStream:
         if stamp_ns is None:
             stamp_ns = node.get_clock().now().nanoseconds
         enc = codec.encode(value)
+        log, logged = self.options.log, False
         with self._source.lock:
             slot = self.ring.put(enc.parts, time.monotonic())
-            if self.options.log is not None:
-                self.options.log.append(self.name, slot.seq, stamp_ns, self.ring.read(slot),
-                                        enc.content_type)
+            if log is not None:
+                logged = log.append(self.name, slot.seq, stamp_ns, self.ring.read(slot),
+                                    enc.content_type)
         msg = self._header(enc, slot, stamp_ns, frame_id)
         threshold = auto_threshold(isinstance(self.ring, SharedPayloadRing),
                                    self.last_service_fetch, time.monotonic(),
@@ -104,6 +105,9 @@ class LazyStream:
         if send_inline(self.options.delivery, slot.size, threshold):
             msg.delivery = PayloadHeader.DELIVERY_EAGER
             msg.inline_payload = codec.to_uint8_array(enc.parts)
+        if log is not None and logged:
+            with self._source.lock:
+                log.append_header(msg, stamp_ns)
         if self._faults.lose():
             return None
         delay = self._faults.delay()

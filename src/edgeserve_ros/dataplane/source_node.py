@@ -19,7 +19,7 @@ from edgeserve_ros.dataplane.stream_params import STREAM_PARAMS, stream_options
 from edgeserve_ros.dataplane.synthetic import PATTERNS, synthetic_items
 from edgeserve_ros.msg import LatencyMetrics, PayloadHeader, SourceStats
 from edgeserve_ros.ros.spin import run_node
-from edgeserve_ros.ros.params import ParamSpec, declare_parameters
+from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import METRICS_QOS
 
 PARAMS = STREAM_PARAMS + [
@@ -46,7 +46,7 @@ class SourceNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('source_node', **kwargs)
         p = declare_parameters(self, PARAMS)
-        self.log = PayloadLog(p['mcap_path'], p['mcap_max_bytes']) if p['mcap_path'] else None
+        self.log = self._open_log(p['mcap_path'], p['mcap_max_bytes'])
         fault = FaultSpec(p['header_delay'], p['header_jitter'], p['header_loss'], p['seed'])
         options = stream_options(p, header_fault=fault, log=self.log)
         self.source = PayloadSource(self)
@@ -64,6 +64,18 @@ class SourceNode(Node):
         self.get_logger().info(
             f'streaming {p["pattern"]} on {self.stream.name} at {p["rate_hz"]} Hz '
             f'({p["delivery"]}), fetch service {self.source.service_name}')
+
+    def _open_log(self, path: str, max_bytes: int) -> Optional[PayloadLog]:
+        if not path:
+            return None
+        try:
+            return PayloadLog(path, max_bytes)
+        except OSError as exc:
+            raise ParameterError(f'{self.get_name()}: parameter mcap_path: cannot create '
+                                 f'{path!r}: {exc.strerror}') from None
+        except ImportError as exc:
+            raise ParameterError(f'{self.get_name()}: parameter mcap_path: the log needs '
+                                 f'mcap-ros2-support ({exc})') from None
 
     def _on_done(self) -> None:
         if not self.done:

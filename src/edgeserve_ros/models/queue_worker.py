@@ -108,6 +108,14 @@ class QueueWorker(Node):
         return list(answer.items), bool(answer.shutting_down)
 
     def _loop(self) -> None:
+        try:
+            self._serve()
+        except Exception:  # noqa: BLE001
+            if self.context.ok():
+                raise
+            # SIGINT/SIGTERM shut the context down under a call (see ros.spin.stop_signals)
+
+    def _serve(self) -> None:
         ahead: Optional[Future] = None  # the prefetched next pull
         idle = 0  # empty pulls in a row: the backoff doubles up to 64x, so idle workers rest
         while not self._stop.is_set():

@@ -8,13 +8,24 @@ bench/results/sync_throughput.md) or ``multi`` (MultiThreadedExecutor). rclpy's 
 EventsExecutor is not offered: in Jazzy 7.1.6 its ``spin()`` did not return after
 ``rclpy.shutdown()`` or SIGTERM, and held a core at 100%.
 Invalid parameters end the process with exit code 2 and an error naming them.
+
+Ctrl-C reaches a launched node twice (from the terminal's process group and from
+``ros2 launch``), and Python's default SIGINT handler raises ``KeyboardInterrupt`` wherever the
+main thread happens to be: inside ``destroy_node()`` or inside a C++ call such as
+``take_message`` (where pybind11 turns it into a ``RuntimeError``). :func:`stop_signals`
+therefore replaces it, before ``rclpy.init``, with a handler that only records the signal:
+rclpy's own handler, which chains to it, shuts the context down, the executor returns and the
+node is torn down once, whatever number of signals follows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
-from typing import Callable, List, Optional
+from types import FrameType
+from typing import Callable, Iterator, List, Optional
 
 import rclpy
 from rclpy.executors import (ExternalShutdownException, MultiThreadedExecutor,
@@ -26,6 +37,7 @@ from rclpy.task import Future
 from edgeserve_ros.ros.params import ParameterError
 
 EXECUTORS = ('single', 'multi')
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RCLError = _rclpy.RCLError
 
 
@@ -75,6 +87,34 @@ class BackgroundSpinner:
                 node.destroy_node()
 
 
+@contextlib.contextmanager
+def stop_signals() -> Iterator[List[int]]:
+    """
+    Record SIGINT and SIGTERM instead of raising; yield the list of signals received.
+
+    Enter before ``rclpy.init`` so that rclpy's handler (which shuts the context down)
+    chains to this one. Once a signal came, both are ignored after the block (the process is
+    stopping; the duplicate signal must not interrupt its exit). Outside the main thread
+    (where Python allows no handler) it only yields an empty list.
+    """
+    received: List[int] = []
+
+    def record(signum: int, frame: Optional[FrameType]) -> None:
+        received.append(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {sig: signal.signal(sig, record) for sig in STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            # once stopping, ignore the duplicate Ctrl-C that is on its way: Python's exit
+            # puts SIG_DFL back for handlers it installed (killing the process), not SIG_IGN
+            signal.signal(sig, signal.SIG_IGN if received else handler)
+
+
 def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None,
              until: str = '', linger: float = 0.0) -> int:
     """
@@ -85,35 +125,43 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
     :param linger: seconds to keep serving after ``until`` completed (late fetches)
     :returns: 0, or 2 when the node refused its parameters
     """
-    try:
-        rclpy.init(args=args)
-    except RCLError as exc:  # unparsable --ros-args (e.g. -p key:=['unclosed)
-        rclpy.logging.get_logger(name).error(f'cannot initialise ROS 2 (arguments or '
-                                             f'security settings): {exc}')
-        return 2
-    try:
-        node = factory()
-    except (ParameterError, ValueError) as exc:
-        rclpy.logging.get_logger(name).error(str(exc))
-        rclpy.try_shutdown()
-        return 2
-    executor = make_executor()
-    executor.add_node(node)
-    try:
-        done: Optional[Future] = getattr(node, until) if until else None
-        if done is not None:
-            executor.spin_until_future_complete(done)
-            if linger > 0:
-                executor.spin_until_future_complete(Future(), timeout_sec=linger)
-        else:
-            executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except SystemError as exc:  # Ctrl-C inside a C++ call (e.g. a service's send_response)
-        if not isinstance(exc.__cause__, KeyboardInterrupt):
+    with stop_signals() as received:
+        try:
+            rclpy.init(args=args)
+        except RCLError as exc:  # unparsable --ros-args (e.g. -p key:=['unclosed), security
+            rclpy.logging.get_logger(name).error(f'cannot initialise ROS 2 (arguments or '
+                                                 f'security settings): {exc}')
+            return 2
+        try:
+            node = factory()
+        except (ParameterError, ValueError) as exc:
+            rclpy.logging.get_logger(name).error(str(exc))
+            rclpy.try_shutdown()
+            return 2
+        except Exception:
+            rclpy.try_shutdown()
+            if received:  # stopped while starting: the context went away under the node
+                return 0
             raise
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        executor = make_executor()
+        executor.add_node(node)
+        try:
+            done: Optional[Future] = getattr(node, until) if until else None
+            if done is not None:
+                executor.spin_until_future_complete(done)
+                if linger > 0 and rclpy.ok():
+                    executor.spin_until_future_complete(Future(), timeout_sec=linger)
+            else:
+                executor.spin()
+        except ExternalShutdownException:
+            pass  # a signal: rclpy shut the context down
+        except Exception as exc:  # noqa: BLE001
+            if rclpy.ok():
+                raise
+            # the signal's shutdown invalidated a handle under a callback or the wait set
+            node.get_logger().debug(f'stopped by a signal: {exc!r}')
+        finally:
+            executor.shutdown()
+            node.destroy_node()
+            rclpy.try_shutdown()
     return 0

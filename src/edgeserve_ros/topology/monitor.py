@@ -24,6 +24,7 @@ from edgeserve_ros.models.metrics import real_time_accuracy, real_time_f1
 from edgeserve_ros.msg import PayloadHeader
 from edgeserve_ros.ros.account import ACCOUNT_TOPIC
 from edgeserve_ros.ros.qos import ACCOUNT_READER_QOS, HEADER_QOS, START_QOS
+from edgeserve_ros.ros.spin import stop_signals
 from edgeserve_ros.ros.timeconv import from_sec, to_sec
 from edgeserve_ros.topology.account import complete, item_account
 
@@ -128,63 +129,81 @@ def arguments() -> argparse.ArgumentParser:
     return parser
 
 
-def _settle_accounts(node: Monitor, quiet: float = 1.5, limit: float = 5.0) -> None:
-    """Spin until the nodes' accounts stop changing (``quiet`` s) or ``limit`` s pass."""
-    last, changed, end = node.account(), time.monotonic(), time.monotonic() + limit
-    while rclpy.ok() and time.monotonic() < end and time.monotonic() - changed < quiet:
-        rclpy.spin_once(node, timeout_sec=0.05)
-        if node.account() != last:
-            last, changed = node.account(), time.monotonic()
+def _ready(node: Node, predictions: str, need_pub: Dict[str, int],
+           need_sub: Dict[str, int]) -> bool:
+    return node.count_publishers(predictions) > 0 and all(
+        node.count_publishers(t) >= n for t, n in need_pub.items()) and all(
+        node.count_subscribers(t) >= n for t, n in need_sub.items())
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Watch until ``--seconds`` pass (after the first prediction) or input goes quiet."""
-    parser = arguments()
-    args, ros_args = parser.parse_known_args(argv)
+def _watch(node: Monitor, args: argparse.Namespace) -> float:
+    """Spin until the end condition; return the seconds from first to last prediction."""
     need_pub, need_sub = json.loads(args.need)
-    rclpy.init(args=ros_args)
-    node = Monitor(args.predictions, args.labels, args.one_per_item)
     start, last_count, last_change, next_print = None, 0, time.monotonic(), 0.0
     ready = False
     start_pub = node.create_publisher(Header, args.start_topic, START_QOS) \
         if args.start_topic else None
-    try:
-        while rclpy.ok():
-            if not ready and node.count_publishers(args.predictions) > 0 and all(
-                    node.count_publishers(t) >= n for t, n in need_pub.items()) and all(
-                    node.count_subscribers(t) >= n for t, n in need_sub.items()):
+    while rclpy.ok():
+        try:
+            if not ready and _ready(node, args.predictions, need_pub, need_sub):
                 ready = True  # every node is up: give the sources one start time
                 if start_pub is not None:
                     go = Header(stamp=from_sec(time.time() + 0.5), frame_id='start')
                     start_pub.publish(go)
                 print(json.dumps({'event': 'ready'}), flush=True)
             rclpy.spin_once(node, timeout_sec=0.05)
-            now = time.monotonic()
-            if node.predictions and start is None:
-                start = now
-                next_print = now + 1.0
-            if len(node.predictions) != last_count:
-                last_count, last_change = len(node.predictions), now
-            if start is not None and now >= next_print:
-                next_print += 1.0
-                print(json.dumps(node.report(now - start, 'progress')), flush=True)
-            if start is not None and (now - start > args.seconds or now - last_change > args.idle):
-                break
-            if node.one_per_item and complete(node.account()):
-                break  # every item produced is predicted or accounted for
-            if start is None and now - last_change > args.startup:
-                node.get_logger().error(f'no prediction on {args.predictions} within '
-                                        f'{args.startup:.0f} s')
-                break
-        elapsed = (last_change - start) if start is not None else 0.0
-        _settle_accounts(node)
-        print(json.dumps(node.report(elapsed, 'summary')), flush=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0 if node.predictions else 1
+        except Exception:  # noqa: BLE001 - the context went away under a call
+            if rclpy.ok():
+                raise
+            break  # SIGINT/SIGTERM: rclpy shut the context down (see ros.spin.stop_signals)
+        now = time.monotonic()
+        if node.predictions and start is None:
+            start = now
+            next_print = now + 1.0
+        if len(node.predictions) != last_count:
+            last_count, last_change = len(node.predictions), now
+        if start is not None and now >= next_print:
+            next_print += 1.0
+            print(json.dumps(node.report(now - start, 'progress')), flush=True)
+        if start is not None and (now - start > args.seconds or now - last_change > args.idle):
+            break
+        if node.one_per_item and complete(node.account()):
+            break  # every item produced is predicted or accounted for
+        if start is None and now - last_change > args.startup:
+            node.get_logger().error(f'no prediction on {args.predictions} within '
+                                    f'{args.startup:.0f} s')
+            break
+    return (last_change - start) if start is not None else 0.0
+
+
+def _settle_accounts(node: Monitor, quiet: float = 1.5, limit: float = 5.0) -> None:
+    """Spin until the nodes' accounts stop changing (``quiet`` s) or ``limit`` s pass."""
+    last, changed, end = node.account(), time.monotonic(), time.monotonic() + limit
+    try:
+        while rclpy.ok() and time.monotonic() < end and time.monotonic() - changed < quiet:
+            rclpy.spin_once(node, timeout_sec=0.05)
+            if node.account() != last:
+                last, changed = node.account(), time.monotonic()
+    except Exception:  # noqa: BLE001 - the context went away under a call (a signal)
+        if rclpy.ok():
+            raise
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Watch until ``--seconds`` pass (after the first prediction) or input goes quiet."""
+    parser = arguments()
+    args, ros_args = parser.parse_known_args(argv)
+    with stop_signals() as received:
+        rclpy.init(args=ros_args)
+        node = Monitor(args.predictions, args.labels, args.one_per_item)
+        try:
+            elapsed = _watch(node, args)
+            _settle_accounts(node)
+            print(json.dumps(node.report(elapsed, 'summary')), flush=True)
+        finally:
+            node.destroy_node()
+            rclpy.try_shutdown()
+    return 0 if node.predictions or received else 1
 
 
 if __name__ == '__main__':
