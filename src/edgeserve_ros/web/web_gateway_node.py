@@ -90,6 +90,7 @@ class WebGatewayNode(Node):
         except (ValueError, AuthConfigError) as exc:
             raise ParameterError(f'{name}: {exc}') from None
         self._ring_bytes = p['ring_bytes']
+        self._closing = False
         self.pending = Pending()
         self.source = PayloadSource(self)
         self.fetcher = PayloadFetcher(self, 2.0)
@@ -116,6 +117,8 @@ class WebGatewayNode(Node):
                                f'(token {"required" if auth.required else "not required"})')
 
     def _uvicorn_log(self, level: int, text: str) -> None:
+        if self._closing:  # the ROS context may be gone already (Ctrl-C)
+            return
         getattr(self.get_logger(), _LEVELS.get(level, 'error'))(f'uvicorn: {text}')
 
     # Backend (edgeserve_ros.web.service.Backend) ------------------------------------------
@@ -167,6 +170,7 @@ class WebGatewayNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the web server, then release the rings, the fetcher and the node."""
+        self._closing = True
         self.server.stop()
         self.app.state.service.pool.close()
         self.source.close()
