@@ -48,6 +48,15 @@ def digits_data(seed: int = 0) -> Dict[str, np.ndarray]:
 
 def train_digits(seed: int = 0, epochs: int = 40) -> nn.Module:
     """Train a :class:`DigitsCNN` on the training split; return it in eval mode."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny batches: more threads only spin (on a loaded host, minutes)
+    try:
+        return _train(seed, epochs)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(seed: int, epochs: int) -> nn.Module:
     torch.manual_seed(seed)
     data = digits_data(seed)
     x, y = torch.from_numpy(data['x_train']), torch.from_numpy(data['y_train']).long()

@@ -84,9 +84,9 @@ async def stream_endpoint(ws: WebSocket) -> None:
             await slots.acquire()
             ticket = svc.admission.acquire(client, 1)
             task = asyncio.create_task(svc.run_all(model, ticket, [Upload(image, str(frame_id))]))
-            tasks.append(task)
+            tasks.append((task, ticket))
             await queue.put((frame_id, asyncio.create_task(_first(task))))
-            tasks = [t for t in tasks if not t.done()]
+            tasks = [(t, k) for t, k in tasks if not t.done()]
     except FrameError as exc:
         code = exc.code
         await _close(ws, exc.code, str(exc))
@@ -98,8 +98,10 @@ async def stream_endpoint(ws: WebSocket) -> None:
         pass
     finally:
         svc.metrics.inc('edgeserve_web_requests_total', route=route, code=str(code))
-        for task in tasks + [sender]:  # nobody reads the rest: free its tickets now
-            task.cancel()
+        sender.cancel()
+        for task, ticket in tasks:  # nobody reads the rest: free its tickets now (a task
+            task.cancel()  # cancelled before it started never runs its own release)
+            svc.admission.release(ticket)
 
 
 async def _first(task: 'asyncio.Task[Any]') -> Any:

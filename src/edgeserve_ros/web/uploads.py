@@ -73,7 +73,7 @@ async def parse_multipart(headers: Headers, body: bytes, max_files: int,
         raise UploadError(status, f'multipart: {exc.message}') from None
     uploads = []
     try:
-        for value in form.values():
+        for _, value in form.multi_items():
             if isinstance(value, UploadFile):
                 uploads.append(Upload(await value.read(),
                                       display_name(value.filename, len(uploads))))

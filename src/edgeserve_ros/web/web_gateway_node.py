@@ -17,6 +17,8 @@ import logging
 import sys
 from typing import Any, Dict, List, Optional
 
+import rclpy
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.node import Node
 
 from edgeserve_ros.dataplane import codec
@@ -95,13 +97,16 @@ class WebGatewayNode(Node):
         self.source = PayloadSource(self)
         self.fetcher = PayloadFetcher(self, 2.0)
         self.streams = {}
+        self._prediction_topics = {}
         for model in names:
             self.streams[model] = self.source.add_stream(
                 f'{p["topic_prefix"]}/{model}/images', StreamOptions(
                     capacity_bytes=p['ring_bytes'], ttl=limits.result_timeout + 10.0,
                     delivery=DeliveryMode.AUTO))
-            self.create_subscription(PayloadHeader, f'{p["topic_prefix"]}/{model}/predictions',
-                                     self._on_prediction, HEADER_QOS)
+            sub = self.create_subscription(
+                PayloadHeader, f'{p["topic_prefix"]}/{model}/predictions', self._on_prediction,
+                HEADER_QOS)
+            self._prediction_topics[model] = sub.topic_name
         self.app = build_app(self, limits, auth)
         try:
             self.server = WebServer(self.app, p['host'], p['port'], limits.max_frame_bytes + 1024,
@@ -146,7 +151,9 @@ class WebGatewayNode(Node):
         out = {}
         for model, stream in self.streams.items():
             subscribers = self.count_subscribers(stream.name)
-            out[model] = {'subscribers': subscribers, 'ready': subscribers > 0}
+            publishers = self.count_publishers(self._prediction_topics[model])
+            out[model] = {'subscribers': subscribers, 'prediction_publishers': publishers,
+                          'ready': subscribers > 0 and publishers > 0}
         return out
 
     # ROS side -----------------------------------------------------------------------------
@@ -180,7 +187,12 @@ class WebGatewayNode(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the gateway until shutdown; exit 2 on invalid parameters."""
-    return run_node(WebGatewayNode, 'web_gateway', args)
+    try:
+        return run_node(WebGatewayNode, 'web_gateway', args)
+    except RCLError:  # SIGTERM raced the executor's next wait (the node was destroyed)
+        if rclpy.ok():
+            raise
+        return 0
 
 
 if __name__ == '__main__':
