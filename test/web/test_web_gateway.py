@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import json
+import pathlib
 import socket
 import time
 
@@ -12,8 +13,7 @@ from websockets.sync.client import connect
 
 from conftest import next_domain_id, wait_for
 from ros_processes import Processes
-from web_support import (bomb_png, digit_images, jpeg, png, qr_image, text_image,
-                         truncated_jpeg, WebStack)
+from web_support import bomb_png, digit_images, jpeg, png, qr_image, truncated_jpeg, WebStack
 
 from edgeserve_ros.web.frames import make_frame
 
@@ -34,7 +34,7 @@ def stack(tmp_path_factory):
 
 def _infer(stack, model, content, **kwargs):
     return httpx.post(f'{stack.url}/v1/models/{model}/infer', content=content,
-                      headers=stack.headers(), timeout=30, **kwargs)
+                      headers=stack.headers(), timeout=90, **kwargs)
 
 
 def test_http_round_trips(stack):
@@ -47,7 +47,7 @@ def test_http_round_trips(stack):
     files = [('files', (f'../../etc/d{i}.png', png(img), 'image/png'))
              for i, (img, _) in enumerate(digits)]
     r = httpx.post(f'{stack.url}/v1/models/digits/infer', files=files, headers=stack.headers(),
-                   timeout=30)
+                   timeout=90)
     assert r.status_code == 200, r.text
     results = r.json()['results']
     assert [x['index'] for x in results] == list(range(8))
@@ -55,15 +55,13 @@ def test_http_round_trips(stack):
     correct = sum(x['label'] == y for x, (_, y) in zip(results, digits))
     assert correct >= 6, results
     assert max(x['batch'] for x in results) > 1  # batched across the request's images
-    r = _infer(stack, 'ocr', jpeg(text_image('EDGE 42')))
-    assert r.status_code == 200 and 'EDGE' in r.json()['results'][0]['label'], r.text
 
 
 def test_async_result(stack):
     r = _infer(stack, 'qr', png(qr_image('later')), params={'async': '1'})
     assert r.status_code == 202, r.text
     url = f'{stack.url}{r.json()["result_url"]}'
-    done = wait_for(lambda: httpx.get(url, headers=stack.headers()).status_code == 200, 30)
+    done = wait_for(lambda: httpx.get(url, headers=stack.headers()).status_code == 200, 90)
     assert done
     body = httpx.get(url, headers=stack.headers()).json()
     assert body['status'] == 'done' and body['results'][0]['label'] == 'later'
@@ -96,9 +94,9 @@ def test_bad_inputs_get_their_codes_and_lose_nothing(stack):
         assert answer.startswith(b'HTTP/1.1 413'), answer[:200]
         files = [('f', (f'{i}.png', good, 'image/png')) for i in range(9)]  # client bound 8
         r = httpx.post(f'{stack.url}/v1/models/qr/infer', files=files, headers=stack.headers(),
-                       timeout=30)
+                       timeout=90)
         assert r.status_code == 429 and int(r.headers['Retry-After']) >= 1, r.text
-        results = steady.result(timeout=60)
+        results = steady.result(timeout=180)
     assert [r.status_code for r in results] == [200] * 6
     assert all(r.json()['results'][0]['label'] == 'steady' for r in results)
     metrics = httpx.get(f'{stack.url}/metrics').text
@@ -116,7 +114,7 @@ def test_websocket_in_order_with_frames_in_flight(stack):
     with _ws(stack, 'digits', subprotocols=proto) as ws:
         for i, (img, _) in enumerate(digits):
             ws.send(make_frame(1000 + i, jpeg(img, 95)))
-        answers = [json.loads(ws.recv(timeout=30)) for _ in digits]
+        answers = [json.loads(ws.recv(timeout=90)) for _ in digits]
     assert [a['id'] for a in answers] == [1000 + i for i in range(20)]
     assert all(a['status'] == 200 for a in answers), answers
     assert sum(a['label'] == y for a, (_, y) in zip(answers, digits)) >= 16
@@ -124,7 +122,7 @@ def test_websocket_in_order_with_frames_in_flight(stack):
     with connect(f'{stack.ws_url}/v1/models/qr/stream?token={stack.token}') as ws:
         ws.send(make_frame(7, b'not an image'))
         ws.send(make_frame(8, png(qr_image('ws'))))
-        bad, good = json.loads(ws.recv(timeout=30)), json.loads(ws.recv(timeout=30))
+        bad, good = json.loads(ws.recv(timeout=90)), json.loads(ws.recv(timeout=90))
     assert (bad['id'], bad['status'], good['id'], good['label']) == (7, 415, 8, 'ws')
 
 
@@ -133,7 +131,7 @@ def _close_code(ws, frames=()):
         for frame in frames:
             ws.send(frame)
         while True:
-            ws.recv(timeout=30)
+            ws.recv(timeout=90)
     except ConnectionClosed as exc:
         return exc.rcvd.code if exc.rcvd else None
 
@@ -150,7 +148,7 @@ def test_websocket_close_codes(stack):
     image = png(qr_image('busy'))  # 'slow' takes 300 ms per image, one at a time
     files = [('f', (f'{i}.png', image, 'image/png')) for i in range(8)]
     r = httpx.post(f'{stack.url}/v1/models/slow/infer', files=files, headers=stack.headers(),
-                   params={'async': '1'}, timeout=30)
+                   params={'async': '1'}, timeout=90)
     assert r.status_code == 202  # 8 of the 16 global slots for ~2.4 s
     proto = [f'bearer.{stack.token}']
     with _ws(stack, 'slow', subprotocols=proto) as first, \
@@ -158,30 +156,27 @@ def test_websocket_close_codes(stack):
         for i in range(6):
             first.send(make_frame(i, image))  # 6 more: 14 of 16
         assert wait_for(lambda: httpx.get(f'{stack.url}/healthz').json()['queue_depth'] == 14,
-                        10)
+                        30)
         assert _close_code(second, [make_frame(i, image) for i in range(3)]) == 1013
-    assert wait_for(lambda: httpx.get(f'{stack.url}/healthz').json()['queue_depth'] == 0, 30)
+    assert wait_for(lambda: httpx.get(f'{stack.url}/healthz').json()['queue_depth'] == 0, 60)
 
 
 def test_client_that_reads_nothing_starves_nobody(stack):
     image = png(qr_image('reader'))
-    silent = _ws(stack, 'qr', subprotocols=[f'bearer.{stack.token}'])
-    try:
+    with _ws(stack, 'qr', subprotocols=[f'bearer.{stack.token}']) as silent:
         sent = 0
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline and sent < 200:
             silent.send(make_frame(sent, image))
             sent += 1
         depth = httpx.get(f'{stack.url}/healthz').json()['queue_depth']
-        assert depth <= 12  # ws_in_flight: the rest waits in TCP, not in the gateway
+        assert depth <= 6  # ws_in_flight: the rest waits in TCP, not in the gateway
         with _ws(stack, 'qr', subprotocols=[f'bearer.{stack.token}']) as ws:
             for i in range(5):
                 ws.send(make_frame(i, image))
-            answers = [json.loads(ws.recv(timeout=30)) for _ in range(5)]
+            answers = [json.loads(ws.recv(timeout=90)) for _ in range(5)]
         assert [(a['id'], a['label']) for a in answers] == [(i, 'reader') for i in range(5)]
-    finally:
-        silent.close()
-    assert wait_for(lambda: httpx.get(f'{stack.url}/healthz').json()['queue_depth'] == 0, 30)
+    assert wait_for(lambda: httpx.get(f'{stack.url}/healthz').json()['queue_depth'] == 0, 60)
     assert stack.procs.procs['web_gateway'].poll() is None
 
 
@@ -192,3 +187,37 @@ def test_public_address_without_token_exits_2(procs):
     assert proc.wait(timeout=60) == 2
     log = procs.log('public_gateway')
     assert 'not loopback' in log and 'Traceback' not in log
+
+
+CHROMIUM = pathlib.Path('/usr/bin/chromium')
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason='no /usr/bin/chromium (apt-get install chromium)')
+def test_page_uploads_five_images_in_chromium(stack, tmp_path):
+    sync_api = pytest.importorskip('playwright.sync_api')
+    paths = []
+    for i in range(5):
+        path = tmp_path / f'code{i}.png'
+        path.write_bytes(png(qr_image(f'page {i}')))
+        paths.append(str(path))
+    out = pathlib.Path(__file__).resolve().parents[2] / 'bench' / 'results' / 'web_page.png'
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            page = browser.new_page(viewport={'width': 1000, 'height': 760})
+            errors = []
+            page.on('pageerror', lambda exc: errors.append(str(exc)))
+            page.goto(f'{stack.url}/?model=qr&token={stack.token}')
+            page.wait_for_function("document.getElementById('model').options.length === 3")
+            page.set_input_files('#files', paths)
+            page.wait_for_function("document.querySelectorAll('.card.done').length === 5",
+                                   timeout=60_000)
+            labels = sorted(page.locator('.card .label').all_inner_texts())
+            page.wait_for_timeout(1100)  # one chart redraw with the results in it
+            page.screenshot(path=str(out), full_page=True)
+        finally:
+            browser.close()
+    assert labels == [f'page {i}' for i in range(5)]
+    assert not errors
+    assert out.stat().st_size > 10_000

@@ -16,14 +16,13 @@ MODELS = {
     'qr': ({'kind': 'opencv_qr', 'input': 'image', 'backends': ['pyzbar']}, 8, 0.005),
     'digits': ({'kind': 'torch_image', 'class': 'edgeserve_ros.models.digits.DigitsCNN',
                 'train': 'digits', 'size': [8, 8], 'channels': 1, 'invert': 'auto',
-                'crop': True}, 32, 0.02),
-    'ocr': ({'kind': 'ocr', 'input': 'image', 'threads': 1}, 1, 0.0),
+                'crop': True, 'threads': 1}, 32, 0.02),
     'slow': ({'kind': 'function', 'target': 'edgeserve_ros.models.zoo.fixed_delay',
               'params': {'delay_ms': 300}, 'inputs': ['image']}, 1, 0.0),
 }
 GATEWAY = dict(max_body_bytes=4 << 20, max_files=16, max_frame_bytes=2 << 20,
                max_pixels=4_000_000, max_side=8192, max_queue=16, max_client_queue=8,
-               ws_in_flight=6, result_timeout=20.0, send_timeout=2.0,
+               ws_in_flight=6, result_timeout=60.0, send_timeout=2.0,
                ring_bytes=64 << 20)
 
 
@@ -87,7 +86,8 @@ class WebStack:
     def __init__(self, procs, tmp: pathlib.Path, token: str = TOKEN) -> None:
         self.procs, self.tmp, self.token = procs, tmp, token
         models = [{'name': name, **cfg} for name, (cfg, _, _) in MODELS.items()]
-        models[1]['weights'] = str(tmp / 'digits_cnn.pt')
+        from edgeserve_ros.models.digits import ensure_digits_weights
+        models[1]['weights'] = str(ensure_digits_weights())  # trained once, then cached
         (tmp / 'models.yaml').write_text(yaml.safe_dump({'models': models}))
         for name, (_, batch, delay) in MODELS.items():
             procs.start('edgeserve_ros.models.model_node', f'{name}_model',
@@ -100,7 +100,7 @@ class WebStack:
                     port_file=str(tmp / 'port'), models=list(MODELS), **GATEWAY)
         self.url = ''
 
-    def wait_ready(self, timeout: float = 150.0) -> dict:
+    def wait_ready(self, timeout: float = 240.0) -> dict:
         deadline = time.monotonic() + timeout
         health: dict = {}
         while time.monotonic() < deadline:

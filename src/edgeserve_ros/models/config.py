@@ -41,7 +41,7 @@ _ALLOWED = {
     'function': _COMMON | {'target', 'params'},
     'ocr': {'name', 'kind', 'input', 'min_score', 'threads'},
     'torch_image': {'name', 'kind', 'input', 'path', 'class', 'kwargs', 'weights', 'classes',
-                    'size', 'channels', 'invert', 'crop', 'mean', 'std', 'train'},
+                    'size', 'channels', 'invert', 'crop', 'mean', 'std', 'train', 'threads'},
 }
 
 
@@ -190,6 +190,10 @@ def _torch_image(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
     if train is not None and (train not in TRAINERS or out.get('cls') is None):
         _fail(f'{where}.train', f'expected one of {TRAINERS}, with class + weights')
     out['train'] = train
+    threads = _expect(cfg, 'threads', where, (int,))
+    out['threads'] = 0 if threads is None else threads
+    if out['threads'] < 0:
+        _fail(f'{where}.threads', 'expected >= 0 (0: torch default)')
 
 
 _KIND_CHECKS = {'sklearn': _sklearn, 'torch': _torch, 'opencv_qr': _opencv_qr,

@@ -71,13 +71,18 @@ def _train(seed: int, epochs: int) -> nn.Module:
     return model.eval()
 
 
-def ensure_digits_weights(path: str, seed: int = 0) -> pathlib.Path:
+#: where config/web.yaml caches the weights (beside the workloads' trained models)
+DEFAULT_WEIGHTS = '~/.cache/edgeserve_ros/models/web_digits_cnn.pt'
+
+
+def ensure_digits_weights(path: str = DEFAULT_WEIGHTS, seed: int = 0,
+                          epochs: int = 40) -> pathlib.Path:
     """Return ``path`` (``~`` expanded), training and saving the weights if it is missing."""
     target = pathlib.Path(path).expanduser()
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    state = train_digits(seed).state_dict()
+    state = train_digits(seed, epochs).state_dict()
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix='.part')
     os.close(fd)
     torch.save(state, tmp)

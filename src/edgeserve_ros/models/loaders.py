@@ -66,6 +66,9 @@ def _torch_image(cfg: Dict[str, Any], where: str, allowed_prefixes: Sequence[str
             weights = str(ensure_digits_weights(weights))
     module = load_torch_module(cfg['path'], cfg['cls'], weights, cfg.get('kwargs'),
                                allowed_prefixes, where)
+    if cfg['threads'] > 0:  # small nets: extra intra-op threads only spin on a busy host
+        import torch
+        torch.set_num_threads(cfg['threads'])
     return TorchImageModel(module, cfg['input'], cfg['size'], cfg['channels'], cfg['invert'],
                            cfg['crop'], cfg['mean'], cfg['std'], cfg['classes'])
 

@@ -26,6 +26,7 @@ class OcrModel:
                  threads: int = 0) -> None:
         self.input_name, self.min_score, self.threads = input_name, min_score, threads
         self._engine: Any = None
+        self._ocr()  # load the ONNX sessions now (a node is ready only once they are)
 
     def _ocr(self) -> Any:
         if self._engine is None:
