@@ -192,7 +192,7 @@ def test_public_address_without_token_exits_2(procs):
 CHROMIUM = pathlib.Path('/usr/bin/chromium')
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason='no /usr/bin/chromium (apt-get install chromium)')
+@pytest.mark.skipif(not CHROMIUM.exists(), reason='no /usr/bin/chromium (apt install chromium)')
 def test_page_uploads_five_images_in_chromium(stack, tmp_path):
     sync_api = pytest.importorskip('playwright.sync_api')
     paths = []

@@ -8,8 +8,9 @@ from edgeserve_ros.models.config import ModelConfigError, validate_model_config
 from edgeserve_ros.models.digits import ensure_digits_weights
 from edgeserve_ros.models.loaders import load_model
 
-DIGITS = {'name': 'digits', 'kind': 'torch_image', 'class': 'edgeserve_ros.models.digits.DigitsCNN',
-          'train': 'digits', 'size': [8, 8], 'channels': 1, 'invert': 'auto', 'crop': True}
+DIGITS = {'name': 'digits', 'kind': 'torch_image',
+          'class': 'edgeserve_ros.models.digits.DigitsCNN', 'train': 'digits',
+          'size': [8, 8], 'channels': 1, 'invert': 'auto', 'crop': True}
 
 
 def test_image_kind_configs_name_the_bad_key():

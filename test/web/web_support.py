@@ -69,7 +69,7 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def bomb_png(width: int = 50000, height: int = 50000) -> bytes:
-    """A PNG that declares ``width x height`` (2.5 Gpixel) and is a few hundred bytes."""
+    """Return a PNG that declares ``width x height`` (2.5 Gpixel) and is a few hundred bytes."""
     ihdr = struct.pack('>IIBBBBB', width, height, 8, 0, 0, 0, 0)
     return (b'\x89PNG\r\n\x1a\n' + _chunk(b'IHDR', ihdr)
             + _chunk(b'IDAT', zlib.compress(b'\0' * 1000)) + _chunk(b'IEND', b''))

@@ -1,6 +1,8 @@
 """
-A small CNN for 8x8 digits, trained at first use on scikit-learn's digits (1,797 images
-that ship inside scikit-learn: no download) and cached as a ``state_dict``.
+A small CNN for 8x8 digits, trained at first use and cached as a ``state_dict``.
+
+The data are scikit-learn's digits (1,797 images that ship inside scikit-learn: no
+download).
 
 ``ensure_digits_weights(path)`` trains (seeded, about two seconds on one core) only when
 ``path`` does not exist, writing it atomically so concurrent first uses do not clash.

@@ -31,7 +31,7 @@ def preprocess(image: np.ndarray, size: Sequence[int], channels: int, invert: st
                crop: bool) -> np.ndarray:
     """Return one ``(c, h, w)`` float32 array, values 0..1, from a BGR/gray uint8 image."""
     import cv2
-    img = image.astype(np.float32) / 255.0
+    img: Any = image.astype(np.float32) / 255.0
     if channels == 1:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
         if invert == 'true' or invert == 'auto' and float(img.mean()) > 0.5:

@@ -1,6 +1,7 @@
 """
-``ocr`` kind: text recognition with RapidOCR (PP-OCRv4 ONNX models shipped in the
-``rapidocr-onnxruntime`` wheel; runs offline on CPU).
+``ocr`` kind: text recognition with RapidOCR.
+
+Its PP-OCRv4 ONNX models ship in the ``rapidocr-onnxruntime`` wheel; it runs offline on CPU.
 
 ``label`` is the recognised lines joined by spaces (``None`` when there is no text);
 ``extra['lines']`` lists ``{'text', 'score', 'box' (4x2)}`` in reading order.

@@ -1,6 +1,8 @@
 """
-Image decoding that reads the header first: format and size are checked before a pixel
-is decoded, so a decompression bomb (a 50,000 x 50,000 PNG of a few KB) costs nothing.
+Image decoding that reads the header first.
+
+Format and size are checked before a pixel is decoded, so a decompression bomb (a
+50,000 x 50,000 PNG of a few hundred bytes) costs nothing.
 
 Accepted: JPEG, PNG, WebP, BMP (Pillow, restricted to those formats) and raw frames
 ``b'ESRW' + >HHB (width, height, channels 1|3) + rows`` (BGR or gray, 8 bit). Output is

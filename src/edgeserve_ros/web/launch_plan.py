@@ -8,7 +8,7 @@ from ``batching:``) and one ``web_gateway_node`` with the ``gateway:`` parameter
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, NamedTuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional
 
 from edgeserve_ros.models.config import validate_models_config
 
@@ -22,7 +22,7 @@ class NodePlan(NamedTuple):
 
 
 def web_plan(doc: Mapping[str, Any], config_path: str, models: str = '',
-             gateway: Mapping[str, Any] = ()) -> List[NodePlan]:
+             gateway: Optional[Mapping[str, Any]] = None) -> List[NodePlan]:
     """
     Return the nodes of a web deployment.
 
@@ -39,7 +39,7 @@ def web_plan(doc: Mapping[str, Any], config_path: str, models: str = '',
         raise ValueError(f'models={models!r}: {", ".join(unknown)} not in {config_path} '
                          f'(has {", ".join(known)})')
     params = dict(doc.get('gateway') or {})
-    params.update(gateway)
+    params.update(gateway or {})
     prefix = str(params.get('topic_prefix', 'web')).strip('/')
     params['models'] = chosen
     batching = doc.get('batching') or {}
@@ -48,7 +48,8 @@ def web_plan(doc: Mapping[str, Any], config_path: str, models: str = '',
         batch = dict(batching.get(model) or {})
         plan.append(NodePlan('model_node', f'{model}_model', {
             'model_file': config_path, 'model': model, 'input_kind': 'stream',
-            'input': f'/{prefix}/{model}/images', 'output_stream': f'/{prefix}/{model}/predictions',
+            'input': f'/{prefix}/{model}/images',
+            'output_stream': f'/{prefix}/{model}/predictions',
             'max_batch': int(batch.get('max_batch', 1)),
             'max_delay': float(batch.get('max_delay', 0.0))}))
     plan.append(NodePlan('web_gateway_node', 'web_gateway', params))

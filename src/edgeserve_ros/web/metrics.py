@@ -74,7 +74,7 @@ class Registry:
             row[-1] += value
 
     def value(self, name: str, **labels: str) -> float:
-        """Return a counter's value (0 when never incremented)."""
+        """Return the value of a counter (0 when never incremented)."""
         with self._lock:
             return self._counters[name].get(self._key(labels), 0.0)
 

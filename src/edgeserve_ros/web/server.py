@@ -1,7 +1,9 @@
 """
-uvicorn on a thread beside the ROS executor, on a socket bound before it starts (so
-``port: 0`` gives an ephemeral port the caller can read at once). uvicorn's logging is
-forwarded to a sink (the node's ROS logger) instead of its own stderr handlers.
+uvicorn on a thread beside the ROS executor.
+
+The socket is bound before uvicorn starts (so ``port: 0`` gives an ephemeral port the
+caller can read at once). uvicorn's logging is forwarded to a sink (the node's ROS logger)
+instead of its own stderr handlers.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """
-One image through the gateway: decode (bounded pool), reserve ring bytes, publish on the
-data plane through the :class:`Backend`, wait for the prediction, release everything.
+One image through the gateway, from upload to prediction.
+
+Decode (bounded pool), reserve ring bytes, publish on the data plane through the
+:class:`Backend`, wait for the prediction, release everything.
 
 Every outcome is an item dict with a ``status`` (the HTTP code of that image) so HTTP,
 async results and WebSocket frames report the same things the same way.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import Future
 import time
-from typing import Any, Dict, List, Mapping, Protocol
+from typing import Any, Dict, List, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -132,7 +134,7 @@ class InferenceService:
         task.add_done_callback(self.tasks.discard)
 
 
-def overall_status(items: List[Mapping[str, Any]]) -> int:
+def overall_status(items: Sequence[Mapping[str, Any]]) -> int:
     """One image: its own code; several: 200 when all succeeded, else 207."""
     if len(items) == 1:
         return int(items[0]['status'])

@@ -10,7 +10,7 @@ as display text (:func:`display_name`), never used as paths.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AsyncIterator, List, Optional
+from typing import AsyncGenerator, AsyncIterator, List, Optional
 
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -57,7 +57,7 @@ async def read_body(stream: AsyncIterator[bytes], content_length: Optional[str],
     return bytes(body)
 
 
-async def _once(body: bytes) -> AsyncIterator[bytes]:
+async def _once(body: bytes) -> AsyncGenerator[bytes, None]:
     yield body
 
 
@@ -71,7 +71,7 @@ async def parse_multipart(headers: Headers, body: bytes, max_files: int,
     except MultiPartException as exc:
         status = 413 if 'Too many' in exc.message else 400
         raise UploadError(status, f'multipart: {exc.message}') from None
-    uploads = []
+    uploads: List[Upload] = []
     try:
         for _, value in form.multi_items():
             if isinstance(value, UploadFile):
