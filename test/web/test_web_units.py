@@ -108,15 +108,18 @@ def test_raw_frames():
 
 def test_decode_pool_is_bounded():
     pool = DecodePool(1, 1, 10_000, 100)
+    image = png(np.zeros((5, 5, 3), np.uint8))
 
     async def main():
-        first = asyncio.ensure_future(pool.decode(png(np.zeros((5, 5, 3), np.uint8))))
-        await asyncio.sleep(0)
-        with pytest.raises(ImageError, match='queue full'):
-            await pool.decode(b'x')
-        return await first
+        assert pool._slots.acquire(blocking=False)  # the one slot, as a decode in progress
+        with pytest.raises(ImageError, match='queue full') as exc:
+            await pool.decode(image)
+        pool._slots.release()
+        assert exc.value.status == 503
+        return await pool.decode(image)
     try:
         assert asyncio.run(main()).width == 5
+        assert pool._slots.acquire(blocking=False)  # the slot was given back
     finally:
         pool.close()
 
