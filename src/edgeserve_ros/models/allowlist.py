@@ -12,7 +12,8 @@ the deployer's code, never read from the model config itself.
 import importlib
 from typing import Any, Sequence
 
-DEFAULT_ALLOWED_PREFIXES = ('edgeserve_ros.models.zoo', 'edgeserve_ros.models.qr_pair')
+DEFAULT_ALLOWED_PREFIXES = ('edgeserve_ros.models.zoo', 'edgeserve_ros.models.qr_pair',
+                            'edgeserve_ros.models.digits')
 
 
 class NotAllowedError(ValueError):

@@ -13,6 +13,10 @@ an allow-listed module prefix (see :mod:`.allowlist`).  Example::
       - {name: qr, kind: opencv_qr, input: image, backends: [pyzbar, opencv]}
       - {name: slow, kind: function, target: edgeserve_ros.models.zoo.fixed_delay,
          params: {delay_ms: 50}, inputs: [x]}
+      - {name: ocr, kind: ocr, input: image, min_score: 0.5}
+      - {name: digits, kind: torch_image, class: edgeserve_ros.models.digits.DigitsCNN,
+         weights: ~/.cache/edgeserve_ros/models/web_digits_cnn.pt, train: digits,
+         size: [8, 8], channels: 1, invert: auto, crop: true}
 
 Errors are :class:`ModelConfigError` with a message naming the offending key, e.g.
 ``models[2].kind: unknown kind 'tf'; expected one of 'function', 'opencv_qr', ...``.
@@ -20,10 +24,14 @@ Errors are :class:`ModelConfigError` with a message naming the offending key, e.
 
 from typing import Any, Dict, List, Mapping, NoReturn
 
-KINDS = ('function', 'opencv_qr', 'sklearn', 'torch')
+KINDS = ('function', 'ocr', 'opencv_qr', 'sklearn', 'torch', 'torch_image')
+#: kinds reading one image input (``input``) instead of feature ``inputs``
+IMAGE_KINDS = ('ocr', 'opencv_qr', 'torch_image')
 FILLS = ('error', 'zeros', 'last')
 QR_BACKENDS = ('opencv', 'pyzbar')
 SKLEARN_FORMATS = ('joblib', 'skops')
+INVERT = ('auto', 'true', 'false')
+TRAINERS = ('digits',)
 
 _COMMON = {'name', 'kind', 'inputs', 'fill', 'widths'}
 _ALLOWED = {
@@ -31,6 +39,9 @@ _ALLOWED = {
     'torch': _COMMON | {'path', 'class', 'kwargs', 'weights', 'classes'},
     'opencv_qr': {'name', 'kind', 'input', 'backends', 'scale'},
     'function': _COMMON | {'target', 'params'},
+    'ocr': {'name', 'kind', 'input', 'min_score', 'threads'},
+    'torch_image': {'name', 'kind', 'input', 'path', 'class', 'kwargs', 'weights', 'classes',
+                    'size', 'channels', 'invert', 'crop', 'mean', 'std', 'train', 'threads'},
 }
 
 
@@ -131,8 +142,62 @@ def _function(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
     out['params'] = dict(_expect(cfg, 'params', where, (dict,)) or {})
 
 
+def _ocr(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
+    out['input'] = _expect(cfg, 'input', where, (str,)) or 'image'
+    score = _expect(cfg, 'min_score', where, (int, float))
+    out['min_score'] = 0.5 if score is None else float(score)
+    if not 0.0 <= out['min_score'] <= 1.0:
+        _fail(f'{where}.min_score', 'expected 0 <= min_score <= 1')
+    threads = _expect(cfg, 'threads', where, (int,))
+    out['threads'] = 0 if threads is None else threads
+    if out['threads'] < 0:
+        _fail(f'{where}.threads', 'expected >= 0 (0: onnxruntime default)')
+
+
+def _floats(cfg: Mapping, key: str, where: str, count: int) -> Any:
+    value = _expect(cfg, key, where, (list, tuple))
+    if value is None:
+        return None
+    if len(value) != count or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                      for v in value):
+        _fail(f'{where}.{key}', f'expected {count} numbers')
+    return [float(v) for v in value]
+
+
+def _torch_image(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
+    _torch(cfg, where, out)
+    out['input'] = _expect(cfg, 'input', where, (str,)) or 'image'
+    size = _expect(cfg, 'size', where, (list, tuple), required=True)
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                 for v in size):
+        _fail(f'{where}.size', 'expected [height, width], positive ints')
+    out['size'] = list(size)
+    channels = _expect(cfg, 'channels', where, (int,))
+    out['channels'] = 3 if channels is None else channels
+    if out['channels'] not in (1, 3):
+        _fail(f'{where}.channels', 'expected 1 (gray) or 3 (RGB)')
+    invert = cfg.get('invert', 'false')
+    invert = {True: 'true', False: 'false'}.get(invert, invert)
+    if invert not in INVERT:
+        _fail(f'{where}.invert', f'expected one of {INVERT}')
+    out['invert'] = invert
+    out['crop'] = bool(_expect(cfg, 'crop', where, (bool,)))
+    out['mean'] = _floats(cfg, 'mean', where, out['channels'])
+    out['std'] = _floats(cfg, 'std', where, out['channels'])
+    if out['std'] and any(v <= 0 for v in out['std']):
+        _fail(f'{where}.std', 'expected positive numbers')
+    train = _expect(cfg, 'train', where, (str,))
+    if train is not None and (train not in TRAINERS or out.get('cls') is None):
+        _fail(f'{where}.train', f'expected one of {TRAINERS}, with class + weights')
+    out['train'] = train
+    threads = _expect(cfg, 'threads', where, (int,))
+    out['threads'] = 0 if threads is None else threads
+    if out['threads'] < 0:
+        _fail(f'{where}.threads', 'expected >= 0 (0: torch default)')
+
+
 _KIND_CHECKS = {'sklearn': _sklearn, 'torch': _torch, 'opencv_qr': _opencv_qr,
-                'function': _function}
+                'function': _function, 'ocr': _ocr, 'torch_image': _torch_image}
 
 
 def validate_model_config(cfg: Any, where: str = 'model') -> Dict[str, Any]:
@@ -154,7 +219,7 @@ def validate_model_config(cfg: Any, where: str = 'model') -> Dict[str, Any]:
             _fail(f'{where}.{key}', f'unknown key for kind {kind!r}')
     out: Dict[str, Any] = {'kind': kind}
     out['name'] = _expect(cfg, 'name', where, (str,)) or where
-    if kind != 'opencv_qr':
+    if kind not in IMAGE_KINDS:
         _common(cfg, where, out)
     _KIND_CHECKS[kind](cfg, where, out)
     return out

@@ -5,6 +5,7 @@ Configs name local files and allow-listed dotted paths only; they never carry co
 ``allowed_prefixes`` is chosen by the caller (deployment code), not by the config.
 """
 
+import os
 from typing import Any, Dict, List, Mapping, Sequence
 
 from .allowlist import DEFAULT_ALLOWED_PREFIXES, NotAllowedError, resolve_allowed
@@ -42,11 +43,34 @@ def load_model(cfg: Dict[str, Any], where: str = 'model',
     if kind == 'opencv_qr':
         from .qr_model import QrModel
         return QrModel(cfg['input'], cfg['backends'], cfg['scale'])
+    if kind == 'ocr':
+        from .ocr_model import OcrModel
+        return OcrModel(cfg['input'], cfg['min_score'], cfg['threads'])
+    if kind == 'torch_image':
+        return _torch_image(cfg, where, allowed_prefixes)
     from .function_model import FunctionModel
     fn = resolve_allowed(cfg['target'], allowed_prefixes, where=f'{where}.target')
     if isinstance(fn, type) or not callable(fn):
         raise NotAllowedError(f'{where}.target: {cfg["target"]!r} is not a function')
     return FunctionModel(fn, cfg['params'])
+
+
+def _torch_image(cfg: Dict[str, Any], where: str, allowed_prefixes: Sequence[str]) -> Model:
+    from .image_model import TorchImageModel
+    from .torch_model import load_torch_module
+    weights = cfg.get('weights')
+    if weights is not None:
+        weights = os.path.expanduser(weights)
+        if cfg['train'] == 'digits':
+            from .digits import ensure_digits_weights
+            weights = str(ensure_digits_weights(weights))
+    module = load_torch_module(cfg['path'], cfg['cls'], weights, cfg.get('kwargs'),
+                               allowed_prefixes, where)
+    if cfg['threads'] > 0:  # small nets: extra intra-op threads only spin on a busy host
+        import torch
+        torch.set_num_threads(cfg['threads'])
+    return TorchImageModel(module, cfg['input'], cfg['size'], cfg['channels'], cfg['invert'],
+                           cfg['crop'], cfg['mean'], cfg['std'], cfg['classes'])
 
 
 def load_models(doc: Any, allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,

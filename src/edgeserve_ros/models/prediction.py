@@ -20,7 +20,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .loaders import load_models
+from .config import validate_models_config
+from .loaders import load_model
 from .types import Inputs, Model, Prediction
 
 #: Provenance of one input: stream -> {"seq": int, "stamp": float, "state": str}.
@@ -42,14 +43,20 @@ def load_named_model(path: str, name: str) -> Tuple[str, Model]:
         raise ModelSelectError("model_file='': a YAML file with a `models:` list is required")
     try:
         with open(path, encoding='utf-8') as f:
-            models = load_models(yaml.safe_load(f))
+            doc = yaml.safe_load(f)
+        names = [e['name'] for e in validate_models_config(doc)]  # every entry is checked
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise ModelSelectError(f'model_file={path!r}: {exc}') from None
-    if not name and len(models) == 1:
-        name = next(iter(models))
-    if name not in models:
-        raise ModelSelectError(f'model={name!r}: not in {path} (has {", ".join(models)})')
-    return name, models[name]
+    if not name and len(names) == 1:
+        name = names[0]
+    if name not in names:
+        raise ModelSelectError(f'model={name!r}: not in {path} (has {", ".join(names)})')
+    index = names.index(name)  # only the selected model is loaded (trained, read)
+    raw = doc['models'] if isinstance(doc, Mapping) else doc
+    try:
+        return name, load_model(raw[index], f'models[{index}]')
+    except (OSError, ValueError) as exc:
+        raise ModelSelectError(f'model_file={path!r}: {exc}') from None
 
 
 def model_inputs(model: Model) -> Optional[List[str]]:

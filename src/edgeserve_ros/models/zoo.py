@@ -52,18 +52,21 @@ class LinearClassifier(nn.Module):
 
 
 def fixed_delay(batch: List[Dict[str, Optional[np.ndarray]]], delay_ms: float = 50.0,
-                n_classes: int = 0, label: Any = 0) -> List[Any]:
+                n_classes: int = 0, label: Any = 0, per_item_ms: float = 0.0) -> List[Any]:
     """
-    Benchmark model: sleep ``delay_ms`` once per batch, return deterministic labels.
+    Benchmark model: sleep ``delay_ms + per_item_ms * len(batch)``, return deterministic labels.
 
     :param batch: input dicts (stream -> array or ``None``).
     :param delay_ms: simulated compute time per batch, milliseconds.
     :param n_classes: if > 0, each label is ``int(sum of all finite input values)
         % n_classes`` (deterministic in the input); otherwise the constant ``label``.
     :param label: the constant label used when ``n_classes`` is 0.
+    :param per_item_ms: further simulated time per input (e.g. a captioning model: 150 ms
+        per batch + 4 ms per image).
     """
-    if delay_ms > 0:
-        time.sleep(delay_ms / 1000.0)
+    total_ms = delay_ms + per_item_ms * len(batch)
+    if total_ms > 0:
+        time.sleep(total_ms / 1000.0)
     if n_classes <= 0:
         return [label] * len(batch)
     out = []

@@ -1,0 +1,146 @@
+"""
+Image decoding that reads the header first.
+
+Format and size are checked before a pixel is decoded, so a decompression bomb (a
+50,000 x 50,000 PNG of a few hundred bytes) costs nothing.
+
+Accepted: JPEG, PNG, WebP, BMP (Pillow, restricted to those formats) and raw frames
+``b'ESRW' + >HHB (width, height, channels 1|3) + rows`` (BGR or gray, 8 bit). Output is
+always a C-contiguous BGR ``uint8`` array ``(h, w, 3)``, what the OpenCV-style models read.
+Decoding runs in a bounded thread pool (:class:`DecodePool`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+import io
+import struct
+import threading
+from typing import Tuple
+import warnings
+
+import numpy as np
+from PIL import Image
+
+FORMATS = ('JPEG', 'PNG', 'WEBP', 'BMP')
+RAW_MAGIC = b'ESRW'
+_RAW_HEAD = struct.Struct('>HHB')
+
+
+class ImageError(Exception):
+    """An upload that is not a usable image; ``status`` is the HTTP code to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class DecodedImage:
+    """A decoded upload: BGR pixels and what it was."""
+
+    array: np.ndarray
+    format: str
+    width: int
+    height: int
+
+
+def _check_size(width: int, height: int, max_pixels: int, max_side: int) -> None:
+    if width < 1 or height < 1:
+        raise ImageError(422, f'image has no pixels ({width}x{height})')
+    if max(width, height) > max_side or width * height > max_pixels:
+        raise ImageError(413, f'image {width}x{height} = {width * height} pixels exceeds the '
+                              f'limits (max_pixels {max_pixels}, max_side {max_side})')
+
+
+def probe(data: bytes, max_pixels: int, max_side: int) -> Tuple[str, int, int]:
+    """
+    Return (format, width, height) from the header only; raise :class:`ImageError`.
+
+    415: not an accepted image format; 413: over the pixel limits; 422: broken header.
+    """
+    if data[:4] == RAW_MAGIC:
+        if len(data) < 4 + _RAW_HEAD.size:
+            raise ImageError(422, 'raw frame header truncated')
+        width, height, channels = _RAW_HEAD.unpack_from(data, 4)
+        if channels not in (1, 3):
+            raise ImageError(422, f'raw frame: channels must be 1 or 3, got {channels}')
+        _check_size(width, height, max_pixels, max_side)
+        return 'RAW', width, height
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=FORMATS) as img:
+                fmt, (width, height) = str(img.format), img.size
+    except Image.DecompressionBombError as exc:
+        raise ImageError(413, f'image too large: {exc}') from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(415, f'not an image (accepted: {", ".join(FORMATS)}, raw ESRW); '
+                              f'starts with {bytes(data[:8])!r}') from None
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise ImageError(422, f'broken image header: {exc}') from None
+    _check_size(width, height, max_pixels, max_side)
+    return fmt, width, height
+
+
+def _raw(data: bytes, width: int, height: int) -> np.ndarray:
+    channels = data[4 + 4]
+    need = 4 + _RAW_HEAD.size + width * height * channels
+    if len(data) != need:
+        raise ImageError(422, f'raw frame {width}x{height}x{channels}: {len(data)} bytes, '
+                              f'expected {need}')
+    pixels = np.frombuffer(data, np.uint8, offset=4 + _RAW_HEAD.size)
+    image = pixels.reshape(height, width, channels)
+    return np.ascontiguousarray(np.repeat(image, 3, axis=2) if channels == 1 else image)
+
+
+def decode(data: bytes, max_pixels: int, max_side: int) -> DecodedImage:
+    """Probe, then decode ``data`` to BGR; raise :class:`ImageError` (422: truncated)."""
+    fmt, width, height = probe(data, max_pixels, max_side)
+    if fmt == 'RAW':
+        return DecodedImage(_raw(data, width, height), fmt, width, height)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=FORMATS) as img:
+                img.load()
+                rgb = np.asarray(img.convert('RGB'))
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise ImageError(422, f'cannot decode {fmt} image: {exc}') from None
+    return DecodedImage(np.ascontiguousarray(rgb[:, :, ::-1]), fmt, width, height)
+
+
+class DecodePool:
+    """
+    ``await pool.decode(data)`` on ``workers`` threads, at most ``max_waiting`` queued.
+
+    :raises ImageError: 503 when the pool's queue is full (admission normally prevents it)
+    """
+
+    def __init__(self, workers: int, max_waiting: int, max_pixels: int, max_side: int) -> None:
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix='web-decode')
+        self._slots = threading.BoundedSemaphore(max_waiting)
+        self.max_pixels, self.max_side = max_pixels, max_side
+
+    def _run(self, data: bytes) -> DecodedImage:
+        try:
+            return decode(data, self.max_pixels, self.max_side)
+        finally:
+            self._slots.release()
+
+    async def decode(self, data: bytes) -> DecodedImage:
+        """Decode ``data`` off the event loop."""
+        if not self._slots.acquire(blocking=False):
+            raise ImageError(503, 'decode queue full')
+        try:
+            future = self._pool.submit(self._run, data)
+        except RuntimeError:  # pool shut down
+            self._slots.release()
+            raise ImageError(503, 'gateway shutting down') from None
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        """Stop the threads (queued decodes are cancelled)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
