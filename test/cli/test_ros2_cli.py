@@ -48,6 +48,7 @@ def _graph(models):
         'shared_queue_node': ['-p', f'input:={acc}', '-p', 'input_kind:=stream',
                               '-p', 'output_stream:=/cli/queued'],
         'queue_worker': [*har, '-p', 'queue:=cli_queue'],
+        'web_gateway_node': ['-p', 'port:=0', '-p', 'topic_prefix:=/cli/web'],
     }
 
 

@@ -34,7 +34,9 @@ def _run(config, domain_id, models_dir, *sets, seconds=6.0, netns=False):
     return summary[-1]
 
 
-@pytest.mark.parametrize('topology', ['centralized', 'parallel', 'decentralized'])
+# centralized and parallel HAR run through ros2 launch in test/launch (the same plan and
+# start barrier); the runner keeps the decentralized one, the most timing-sensitive
+@pytest.mark.parametrize('topology', ['decentralized'])
 def test_har_topologies_predict_activities(topology, domain_id, models_dir):
     summary = _run('har.yaml', domain_id, models_dir, f'topology={topology}', 'count=400')
     print(f'\n{topology}: {summary}')
