@@ -215,6 +215,16 @@ def save_figure(fig: Any, name: str) -> str:
     return path
 
 
+def run_and_report(args: Any, run: Callable[[Any], Any],
+                   report: Callable[[Any, Any, float], None]) -> int:
+    """Run one benchmark (``run(args)``), write its report with the wall time; return 0."""
+    start = time.monotonic()
+    result = run(args)
+    report(args, result, time.monotonic() - start)
+    progress(f'wrote {result_path(args.name, "md")}, .csv, .png')
+    return 0
+
+
 # -- processes --------------------------------------------------------------------------
 
 def child_env(domain_id: int, transports: Optional[str] = None,

@@ -27,9 +27,9 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from _common import (child_exit, emit, fmt, JsonChild, machine_info, md_table, progress,
-                     pyplot, read_commands, result_path, save_figure, self_argv,
-                     spin_in_background, targets_table, write_csv, write_md)
+from _common import (child_exit, emit, fmt, JsonChild, machine_info, md_table, progress, pyplot,
+                     read_commands, run_and_report, save_figure, self_argv, spin_in_background,
+                     targets_table, write_csv, write_md)
 from _nodes import NodeProcs
 
 NAME = 'host_cutoff'
@@ -254,13 +254,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.role == 'listener':
         return run_listener(args)
-    start = time.monotonic()
     progress(f'{args.name}: {args.cuts} cut(s) of {args.cut:g} s at {args.rate:g} Hz, '
              f'domain {args.domain_id}')
-    res = run(args)
-    report(args, res, time.monotonic() - start)
-    progress(f'wrote {result_path(args.name, "md")}, .csv, .png')
-    return 0
+    return run_and_report(args, run, report)
 
 
 if __name__ == '__main__':

@@ -27,7 +27,7 @@ import time
 from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Sequence
 
-from _common import (fmt, machine_info, md_table, MIB, progress, pyplot, result_path,
+from _common import (fmt, machine_info, md_table, MIB, progress, pyplot, run_and_report,
                      save_figure, spin_in_background, targets_table, write_csv, write_md)
 from _nodes import NodeProcs, rss_bytes
 
@@ -332,13 +332,9 @@ def report(args: argparse.Namespace, res: Dict[str, Any], elapsed: float) -> Non
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the overload benchmark."""
     args = parse_args(argv)
-    start = time.monotonic()
     progress(f'{args.name}: {args.payload_bytes} B at {args.rate:g} Hz, consumer 1/{args.ratio:g}'
              f', ring {args.capacity / MIB:g} MB, {args.seconds:g} s, domain {args.domain_id}')
-    res = run(args)
-    report(args, res, time.monotonic() - start)
-    progress(f'wrote {result_path(args.name, "md")}, .csv, .png')
-    return 0
+    return run_and_report(args, run, report)
 
 
 if __name__ == '__main__':

@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from _common import (fmt, machine_info, md_table, MIB, progress, pyplot, result_path,
+from _common import (fmt, machine_info, md_table, MIB, progress, pyplot, run_and_report,
                      save_figure, spin_in_background, targets_table, write_csv, write_md)
 from _nodes import model_yaml, NodeProcs
 
@@ -312,13 +312,9 @@ def report(args: argparse.Namespace, res: Dict[str, Any], elapsed: float) -> Non
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the soak benchmark."""
     args = parse_args(argv)
-    start = time.monotonic()
     progress(f'{args.name}: {N_SOURCES} sources x {args.rate:g} Hz for {args.minutes:g} min '
              f'on domain {args.domain_id}')
-    res = run(args)
-    report(args, res, time.monotonic() - start)
-    progress(f'wrote {result_path(args.name, "md")}, .csv, .png')
-    return 0
+    return run_and_report(args, run, report)
 
 
 if __name__ == '__main__':

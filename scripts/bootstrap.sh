@@ -46,7 +46,14 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 # The ROS 2 Python tools that are not on PyPI (launch, launch_ros, ros2cli, message_filters...):
 # wheels built from the upstream Jazzy tags, see ../shared/wheelhouse/ros-jazzy/README.md
-wheelhouse="${EDGESERVE_WHEELHOUSE:-$(dirname "$repo")/shared/wheelhouse/ros-$distro}"
+# first of: $EDGESERVE_WHEELHOUSE, ../shared beside this checkout, the workplace's /work/shared
+wheelhouse="${EDGESERVE_WHEELHOUSE:-}"
+if [ -z "$wheelhouse" ]; then
+  for dir in "$(dirname "$repo")/shared" /work/shared; do
+    [ -d "$dir/wheelhouse/ros-$distro" ] && { wheelhouse="$dir/wheelhouse/ros-$distro"; break; }
+  done
+fi
+wheelhouse="${wheelhouse:-$(dirname "$repo")/shared/wheelhouse/ros-$distro}"
 nodeps="$repo/requirements/$distro-nodeps.lock"
 wheels=()
 [ -d "$wheelhouse" ] && wheels=("$wheelhouse"/*.whl)
