@@ -181,7 +181,12 @@ class QueueWorker(Node):
         for key, future in futures.items():
             done = threading.Event()
             future.add_done_callback(lambda _, d=done: d.set())
-            if done.wait(max(0.0, limit - time.monotonic())) and future.result() is not None:
+            # in slices: a stop (Ctrl-C) must not wait out the fetch timeouts (7 s by default;
+            # launch escalated to SIGKILL while workers waited here)
+            while not done.wait(0.05) and not self._stop.is_set() and self.context.ok() \
+                    and time.monotonic() < limit:
+                pass
+            if future.done() and future.result() is not None:
                 results[key] = future.result()
         return results
 
