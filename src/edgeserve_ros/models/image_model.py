@@ -12,7 +12,8 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
-from .types import Inputs, Prediction, predictions_from_scores
+from .torch_model import classify
+from .types import Inputs, Prediction
 
 
 def _crop_ink(gray: np.ndarray, margin: float = 0.0) -> np.ndarray:
@@ -77,10 +78,4 @@ class TorchImageModel:
         batch = np.stack([preprocess(img, self.size, self.channels, self.invert, self.crop)
                           for img in images if img is not None])
         x = torch.from_numpy((batch - self.mean) / self.std)
-        with torch.no_grad():
-            proba = torch.softmax(self.module(x), dim=1).numpy()
-        classes = self.classes or list(range(proba.shape[1]))
-        if len(classes) != proba.shape[1]:
-            raise ValueError(f'{len(classes)} classes configured, model outputs '
-                             f'{proba.shape[1]}')
-        return predictions_from_scores(proba, classes)
+        return classify(self.module, x, self.classes)

@@ -64,10 +64,15 @@ class TorchModel:
             return []
         import torch
         x = torch.from_numpy(self.assembler.matrix(inputs).astype(np.float32))
-        with torch.no_grad():
-            proba = torch.softmax(self.module(x), dim=1).numpy()
-        classes = self.classes or list(range(proba.shape[1]))
-        if len(classes) != proba.shape[1]:
-            raise ValueError(f'{len(classes)} classes configured, model outputs '
-                             f'{proba.shape[1]}')
-        return predictions_from_scores(proba, classes)
+        return classify(self.module, x, self.classes)
+
+
+def classify(module: Any, x: Any, classes: Optional[Sequence[Any]]) -> List[Prediction]:
+    """Run ``module`` on the batch tensor ``x``; one softmax prediction per row."""
+    import torch
+    with torch.no_grad():
+        proba = torch.softmax(module(x), dim=1).numpy()
+    labels = list(classes) if classes else list(range(proba.shape[1]))
+    if len(labels) != proba.shape[1]:
+        raise ValueError(f'{len(labels)} classes configured, model outputs {proba.shape[1]}')
+    return predictions_from_scores(proba, labels)
