@@ -30,7 +30,10 @@ def test_only_the_sources_wait_for_the_start_time(topology):
     assert [n.name for n in waiting] == [n.name for n in nodes]
     for before, after in zip(nodes, waiting):
         if before.module.endswith('workloads.source_node'):
-            assert after.params == {**before.params, 'start_topic': '/har/start'}
+            assert after.params == {**before.params, 'start_topic': '/har/start',
+                                    'wait_subscribers': readiness(nodes)[1][
+                                        before.params['stream']]}
+            assert after.params['wait_subscribers'] >= 1
         else:
             assert after == before
     assert 'start_topic' not in nodes[0].params  # the plan itself is left as it was
@@ -44,6 +47,7 @@ def test_monitor_accepts_the_barrier_arguments():
     assert args.start_topic == start_topic(spec) == '/nids/start'
     assert args.seconds == args.idle == args.startup == 1e9
     assert json.loads(args.need) == [dict(d) for d in readiness(nodes)]
+    assert args.sources == 4  # every NIDS source host must report its writer matched
 
 
 def test_every_planned_executable_is_installed_for_ros2_run():

@@ -78,6 +78,10 @@ class LazyStream:
         #: called as ``on_sent(header, seconds)`` after each header publish (metrics)
         self.on_sent: Optional[Callable[[PayloadHeader, float], None]] = None
 
+    def matched(self) -> int:
+        """Return how many subscriptions this stream's header writer has matched."""
+        return self._pub.get_subscription_count()
+
     def publish(self, value: Any, stamp_ns: Optional[int] = None,
                 frame_id: str = '') -> Optional[PayloadHeader]:
         """

@@ -29,9 +29,19 @@ def start_topic(spec: TopologySpec) -> str:
 
 
 def gated(spec: TopologySpec, nodes: List[NodeSpec]) -> List[NodeSpec]:
-    """Return ``nodes`` with every workload source set to wait for the start topic."""
-    return [dataclasses.replace(n, params={**n.params, 'start_topic': start_topic(spec)})
-            if n.module == SOURCE_MODULE else n for n in nodes]
+    """
+    Return ``nodes`` with every workload source set to wait for the start topic.
+
+    Each source also waits until its own header writer has matched every planned
+    subscriber of its stream: the monitor's view of the graph says a subscription exists,
+    not that the source's writer has matched it yet (a header published before that match
+    is lost to that reader).
+    """
+    subscribers = readiness(nodes)[1]
+    return [dataclasses.replace(n, params={
+        **n.params, 'start_topic': start_topic(spec),
+        'wait_subscribers': subscribers.get(str(n.params.get('stream')), 0)})
+        if n.module == SOURCE_MODULE else n for n in nodes]
 
 
 def monitor_arguments(spec: TopologySpec, nodes: List[NodeSpec], seconds: float,
@@ -45,7 +55,8 @@ def monitor_arguments(spec: TopologySpec, nodes: List[NodeSpec], seconds: float,
     """
     return ['--predictions', predictions_topic(spec), '--labels', LABELS_TOPIC,
             '--seconds', str(seconds), '--idle', str(idle), '--startup', str(startup),
-            '--start-topic', start_topic(spec), '--need', json.dumps(readiness(nodes))] + (
+            '--start-topic', start_topic(spec), '--need', json.dumps(readiness(nodes)),
+            '--sources', str(sum(n.module == SOURCE_MODULE for n in nodes))] + (
                 ['--one-per-item'] if one_per_item(spec) else [])
 
 

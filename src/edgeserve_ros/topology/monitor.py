@@ -119,6 +119,9 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument('--need', default='[{}, {}]',
                         help='JSON [publishers, subscribers]: per topic, how many must be '
                              'there before the start (topology.plan.readiness)')
+    parser.add_argument('--sources', type=int, default=0,
+                        help='before the start, this many workload sources must say in their '
+                             'account that their header writers matched every subscriber')
     parser.add_argument('--start-topic', default='',
                         help='publish the common start time (std_msgs/Header) here')
     parser.add_argument('--startup', type=float, default=90.0,
@@ -129,9 +132,11 @@ def arguments() -> argparse.ArgumentParser:
     return parser
 
 
-def _ready(node: Node, predictions: str, need_pub: Dict[str, int],
+def _ready(node: Monitor, args: argparse.Namespace, need_pub: Dict[str, int],
            need_sub: Dict[str, int]) -> bool:
-    return node.count_publishers(predictions) > 0 and all(
+    matched = sum(1 for r in node.accounts.values()
+                  if r.get('role') == 'source' and (r.get('counts') or {}).get('ready') == 1)
+    return matched >= args.sources and node.count_publishers(args.predictions) > 0 and all(
         node.count_publishers(t) >= n for t, n in need_pub.items()) and all(
         node.count_subscribers(t) >= n for t, n in need_sub.items())
 
@@ -145,7 +150,7 @@ def _watch(node: Monitor, args: argparse.Namespace) -> float:
         if args.start_topic else None
     while rclpy.ok():
         try:
-            if not ready and _ready(node, args.predictions, need_pub, need_sub):
+            if not ready and _ready(node, args, need_pub, need_sub):
                 ready = True  # every node is up: give the sources one start time
                 if start_pub is not None:
                     go = Header(stamp=from_sec(time.time() + 0.5), frame_id='start')

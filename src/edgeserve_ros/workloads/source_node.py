@@ -46,6 +46,10 @@ PARAMS = [
     ParamSpec('start_topic', '', "Wait for a std_msgs/Header on this topic; its stamp is "
               "the start time (a launcher's barrier: all sources start together). '' = no.",
               kind='topic'),
+    ParamSpec('wait_subscribers', 0, "Publish no item before this many subscriptions matched "
+              "the stream's header writer; the account says when they have (ready 1), which a "
+              "launcher's barrier waits for: the graph it sees is not the writer's own match.",
+              0, 4096),
     ParamSpec('start_offset', 0.0, 'Seconds added to the start time (distinct stamps for '
               'independent sources).', -3600.0, 3600.0),
     ParamSpec('delivery', 'lazy', 'Payload delivery mode.', choices=('lazy', 'eager', 'auto')),
@@ -76,7 +80,8 @@ class WorkloadSource(Node):
         self._plan = (1.0 / rate, self.part.period, self.part.size, p['count'], _MAX_LAG,
                       self.part.lag)
         self.schedule: Optional[Schedule] = None
-        self._offset = p['start_offset']
+        self._offset, self._subscribers = p['start_offset'], p['wait_subscribers']
+        self._matched = self._subscribers == 0
         if p['start_topic']:
             self.create_subscription(Header, p['start_topic'], self._on_start, START_QOS)
         else:
@@ -95,7 +100,7 @@ class WorkloadSource(Node):
         self.account = AccountPublisher(self, 'source', lambda: dict(
             published=self.published, failed=self.failed,
             skipped_late=self.schedule.skipped if self.schedule else 0,
-            finished=int(self.finished.done())))
+            finished=int(self.finished.done()), ready=int(self.ready())))
         self.finished = Future()  # every item published
         self.expired = Future()  # and every payload past its TTL: nothing left to serve
         self._ttl = p['ttl']
@@ -112,12 +117,19 @@ class WorkloadSource(Node):
             self.schedule = Schedule(to_sec(msg.stamp) + self._offset, *self._plan)
             self._began = self._now()
 
+    def ready(self) -> bool:
+        """Whether the header writer has matched ``wait_subscribers`` (once is enough)."""
+        self._matched = self._matched or self.stream.matched() >= self._subscribers
+        return self._matched
+
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_timer(self) -> None:
         if self.schedule is None:
             return  # waiting for the start message
+        if not self.ready():
+            return  # items falling due meanwhile are published late or skipped, counted
         for index in self.schedule.due(self._now()):
             item = self.part.item(index)
             stamp_ns = int(round(self.schedule.stamp(index) * 1e9))
