@@ -29,7 +29,7 @@ def test_stalled_worker_items_resent_to_another_and_late_result_dropped():
     assert q.pull('A', 0.0)[0].attempt == 1
     q.heartbeat('B', 0.9)
     assert q.pull('B', 0.5) == []          # still leased to A
-    q.heartbeat('A', 0.8)                  # extends A's lease to 1.8
+    q.heartbeat('A', 0.8, ['x'])           # A holds x: extends its lease to 1.8
     assert q.pull('B', 1.5) == []
     again = q.pull('B', 1.9)               # A stalled: re-sent to B
     assert [(x.item_id, x.attempt) for x in again] == [('x', 2)]
@@ -38,6 +38,23 @@ def test_stalled_worker_items_resent_to_another_and_late_result_dropped():
     assert q.complete('B', 'x', 'from B', 2.0)
     assert not q.complete('A', 'x', 'late', 2.1)
     assert [r[:2] for r in q.drain_results()] == [('x', 'from B')]
+
+
+def test_pulls_do_not_keep_alive_an_item_the_worker_never_received():
+    """A lost pull answer: the worker pulls on, its unlisted lease expires and is re-sent."""
+    q = ShardQueue(lease_timeout_s=1.0)
+    q.put('lost', 1, 0.0)
+    q.put('kept', 2, 0.0)
+    leased = q.pull('A', 0.0, max_items=2)     # this answer reaches A only for 'kept'
+    assert [x.item_id for x in leased] == ['lost', 'kept']
+    for now in (0.5, 0.9):
+        assert q.pull('A', now) == []             # A keeps pulling, holding 'kept'
+        q.heartbeat('A', now, ['kept'])
+    q.heartbeat('A', 1.3, ['kept'])
+    assert q.expire(1.3) == ['lost'] and q.leased_count() == 1
+    again = q.pull('B', 1.4)
+    assert [(x.item_id, x.attempt) for x in again] == [('lost', 2)]
+    assert q.complete('A', 'kept', 'r', 1.5) and q.complete('B', 'lost', 'r', 1.5)
 
 
 def test_join_affinity_pins_later_members_to_the_same_worker():
@@ -127,4 +144,4 @@ def test_join_affinity_holds_while_workers_live(events):
         for lease in q.pull(worker, now, max_items=1):
             assert owner.setdefault(lease.join_key, lease.worker) == lease.worker
         for w in range(3):
-            q.heartbeat(w, now)
+            q.heartbeat(w, now, [i])

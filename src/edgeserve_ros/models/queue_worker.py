@@ -14,7 +14,7 @@ import json
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -78,6 +78,8 @@ class QueueWorker(Node):
         self._results = self.create_publisher(WorkResult, f'{queue}/results', HEADER_QOS)
         self.fetcher = PayloadFetcher(self, p['fetch_timeout'], callback_group=group)
         self.processed = 0
+        #: ids of the items received and not answered yet: the leases each pull extends
+        self._holding: Set[int] = set()
         self.finished = Future()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name='queue_worker', daemon=True)
@@ -89,8 +91,8 @@ class QueueWorker(Node):
         """Send a pull (also a heartbeat); None when the queue's service is not there."""
         if not self._client.wait_for_service(timeout_sec=0.2):
             return None
-        return self._client.call_async(PullWork.Request(worker=self.worker,
-                                                        max_items=self.max_items))
+        return self._client.call_async(PullWork.Request(
+            worker=self.worker, max_items=self.max_items, holding=sorted(self._holding)))
 
     def _answer(self, future: Optional[Future]) -> Tuple[List[WorkItem], bool]:
         """Wait for a pull's answer: (items, shutting_down); no items on a timeout."""
@@ -130,6 +132,7 @@ class QueueWorker(Node):
                 idle += 1
                 continue
             idle = 0
+            self._holding.update(item.id for item in items)
             if self.prefetch:
                 ahead = self._request()
             try:
@@ -138,6 +141,7 @@ class QueueWorker(Node):
                 if self._stop.is_set():
                     return
                 self.get_logger().error(f'batch of {len(items)} failed: {exc!r}')
+            self._holding.difference_update(item.id for item in items)
 
     def _process(self, items: List[WorkItem]) -> None:
         """Fetch, predict and answer one micro-batch."""

@@ -8,7 +8,8 @@ hands images to free workers).  Time is passed in; there are no threads.
 Guarantees:
 
 * each accepted item is leased to one worker at a time; a lease lasts
-  ``lease_timeout_s`` and is extended by :meth:`ShardQueue.heartbeat`;
+  ``lease_timeout_s`` and is extended by :meth:`ShardQueue.heartbeat` for the items the
+  worker says it holds (an item leased in an answer the worker never got expires);
 * the items of a worker that dies or stalls (lease expired) are re-sent, at the front
   of the queue, preferably to a worker that has not tried them yet;
 * results are deduplicated by item id: the first result is delivered, later ones
@@ -24,7 +25,7 @@ least one worker keeps pulling and completing.
 
 import itertools
 from collections import OrderedDict
-from typing import Any, Dict, Hashable, List, NamedTuple, Optional, Set, Tuple
+from typing import Any, Dict, Hashable, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 
 class Lease(NamedTuple):
@@ -175,12 +176,18 @@ class ShardQueue:
             taken.extend(group)
         return [self._lease(item, worker, now) for item in taken]
 
-    def heartbeat(self, worker: Hashable, now: float) -> None:
-        """Mark ``worker`` alive and extend all its leases to ``now + lease_timeout_s``."""
+    def heartbeat(self, worker: Hashable, now: float, holding: Iterable[Hashable] = ()) -> None:
+        """
+        Mark ``worker`` alive; extend its leases of ``holding`` to ``now + lease_timeout_s``.
+
+        Leases of the worker that it does not list are left to expire: a worker that keeps
+        pulling must not keep an item alive that it never received.
+        """
         self._seen[worker] = now
-        for item_id, (owner, _, item) in list(self._leases.items()):
-            if owner == worker:
-                self._leases[item_id] = (owner, now + self.lease_timeout_s, item)
+        for item_id in holding:
+            lease = self._leases.get(item_id)
+            if lease is not None and lease[0] == worker:
+                self._leases[item_id] = (worker, now + self.lease_timeout_s, lease[2])
 
     def _requeue(self, items: List[_Item]) -> None:
         for item in sorted(items, key=lambda i: i.seq, reverse=True):

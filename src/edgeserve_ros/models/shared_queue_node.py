@@ -3,8 +3,9 @@
 
 Inputs (``SyncedTuple`` or ``PayloadHeader`` messages) go into a bounded
 :class:`~edgeserve_ros.models.shared_queue.ShardQueue`. Workers lease them with the ``~/pull``
-service (a pull is also a heartbeat) and answer on ``~/results``; items of a worker that stops
-answering are re-sent after ``lease_timeout``. Results are deduplicated by item id, so every
+service (a pull is also a heartbeat for the items it lists as held) and answer on
+``~/results``; items a worker does not hold or stops answering are re-sent after
+``lease_timeout``. Results are deduplicated by item id, so every
 item's prediction is published exactly once on ``output_stream`` (in order of completion).
 """
 
@@ -101,7 +102,7 @@ class SharedQueueNode(Node):
         response.shutting_down = self.shutting_down
         if self.shutting_down or not request.worker:
             return response
-        self.queue.heartbeat(request.worker, now)
+        self.queue.heartbeat(request.worker, now, request.holding)
         wanted = max(1, min(int(request.max_items), self.max_pull))
         for lease in self.queue.pull(request.worker, now, wanted):
             item = WorkItem(id=lease.item_id, join_key=lease.join_key, attempt=lease.attempt,
@@ -115,7 +116,7 @@ class SharedQueueNode(Node):
 
     def _on_result(self, msg: WorkResult) -> None:
         now = time.monotonic()
-        self.queue.heartbeat(msg.worker, now)
+        self.queue.heartbeat(msg.worker, now)  # alive; its other leases are not extended
         result: Optional[Dict[str, Any]] = None
         if msg.ok:
             try:
