@@ -113,3 +113,14 @@ def test_readiness_waits_for_every_consumer_and_loaded_model(topology):
         assert all(subs[t] == 1 for t in sources) and subs['/har/accelerometers_prediction'] == 1
     else:
         assert all(subs[t] == 1 for t in sources) and subs['/har/synced'] == 1
+
+
+def test_topology_keys_reach_the_nodes_of_every_topology():
+    # issue 9: a parallel topology dropped models.max_pending; a decentralized one timing.policy
+    sets = ['models.max_pending=16', 'timing.policy=partial']
+    queue = {n.name: n for n in plan(load(str(CONFIGS / 'har.yaml'),
+                                          ['topology=parallel', *sets]), 'm')}['shared_queue']
+    assert queue.params['capacity'] == 16 and queue.params['drop'] == 'oldest'
+    ensemble = {n.name: n for n in plan(load(str(CONFIGS / 'har.yaml'),
+                                             ['topology=decentralized', *sets]), 'm')}['ensemble']
+    assert ensemble.params['policy'] == 'partial'

@@ -33,7 +33,7 @@ from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import HEADER_QOS
 from edgeserve_ros.ros.timeconv import to_sec
-from edgeserve_ros.sync.config import StreamSpec, SyncConfig
+from edgeserve_ros.sync.config import POLICIES, StreamSpec, SyncConfig
 from edgeserve_ros.sync.core import Synchronizer
 from edgeserve_ros.sync.tuples import timer_period
 from edgeserve_ros.sync.types import HeaderEvent, SyncTuple
@@ -49,6 +49,8 @@ PARAMS = [
     ParamSpec('max_skew', 0.05, 'Members older than the newest by more are dropped; also the '
               'longest a tuple waits for late predictions, s.', 0.0, 3600.0),
     ParamSpec('max_age', 1.0, 'No member is older than this at its tick, s.', 0.0, 1e9),
+    ParamSpec('policy', 'impute', 'Late or missing predictions: impute the last one (within '
+              'max_age), combine the partial set, or skip the tick.', choices=POLICIES),
     ParamSpec('queue_size', 64, 'Predictions buffered per input.', 1, 1 << 20),
     ParamSpec('fetch_timeout', 2.0, 'Seconds to wait for a lazy prediction payload.',
               0.001, 600.0),
@@ -87,7 +89,7 @@ class EnsembleNode(Node):
                 raise ParameterError(f'{name}: inputs {topics} do not match the stacker '
                                      f'sources {stacker.sources}')
         try:
-            self.config = SyncConfig(p['period'], p['max_skew'], p['max_age'], 'impute',
+            self.config = SyncConfig(p['period'], p['max_skew'], p['max_age'], p['policy'],
                                      tuple(StreamSpec(t) for t in topics), p['queue_size'])
         except ValueError as exc:
             raise ParameterError(f'{name}: {exc}') from None

@@ -85,7 +85,7 @@ def plan(spec: TopologySpec, models_file: str) -> List[NodeSpec]:
                               spec.ensemble_host, {
                                   'inputs': local, 'rule': spec.ensemble_rule,
                                   'period': spec.period, 'max_skew': spec.max_skew,
-                                  'max_age': spec.max_age,
+                                  'max_age': spec.max_age, 'policy': spec.policy,
                                   'output_stream': predictions_topic(spec),
                                   **({'weights': list(spec.ensemble_weights)}
                                      if spec.ensemble_weights else {})}))
@@ -109,7 +109,10 @@ def _central(spec: TopologySpec, models_file: str, topic: str, kind: str) -> Lis
     nodes = [NodeSpec('shared_queue', 'edgeserve_ros.models.shared_queue_node',
                       'shared_queue_node', spec.model_host, {
                           'input': topic, 'input_kind': kind,
-                          'output_stream': predictions_topic(spec)})]
+                          'output_stream': predictions_topic(spec),
+                          # models.max_pending: the queue keeps the newest items, counted drops
+                          **({'capacity': spec.max_pending, 'drop': 'oldest'}
+                             if spec.max_pending else {})})]
     for i in range(spec.workers):
         nodes.append(NodeSpec(f'worker_{i}', 'edgeserve_ros.models.queue_worker', 'queue_worker',
                               spec.model_host, {
