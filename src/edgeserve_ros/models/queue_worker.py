@@ -41,6 +41,9 @@ PARAMS = [
     ParamSpec('worker_name', '', "Worker identity in pulls and results ('' = node name).",
               kind='node'),
     ParamSpec('max_items', 4, 'Micro-batch size: items wanted per pull.', 1, 4096),
+    ParamSpec('max_delay', 0.0, 'Seconds a worker keeps pulling to fill a micro-batch of '
+              'max_items after its first item (the max queue delay; 0: what one pull gives).',
+              0.0, 10.0),
     ParamSpec('fetch_timeout', 2.0, 'Seconds to wait for one fetch answer.', 0.001, 600.0),
     ParamSpec('idle_backoff', 0.005, 'Seconds before pulling again after an empty pull; '
               'doubles with every further empty pull, up to 64x.', 0.0, 10.0),
@@ -72,6 +75,7 @@ class QueueWorker(Node):
         self.worker = p['worker_name'] or self.get_name()
         self.max_items, self.backoff = p['max_items'], p['idle_backoff']
         self.pull_timeout, self.prefetch = p['pull_timeout'], p['prefetch']
+        self.max_delay = p['max_delay']
         queue = p['queue'] if p['queue'].startswith('/') else '/' + p['queue']
         group = ReentrantCallbackGroup()
         self._client = self.create_client(PullWork, f'{queue}/pull', callback_group=group)
@@ -87,12 +91,29 @@ class QueueWorker(Node):
         self.get_logger().info(f'worker {self.worker}: model {self.model_name}, '
                                f'{self.max_items} item(s) per pull from {queue}/pull')
 
-    def _request(self) -> Optional[Future]:
+    def _request(self, wanted: int = 0) -> Optional[Future]:
         """Send a pull (also a heartbeat); None when the queue's service is not there."""
         if not self._client.wait_for_service(timeout_sec=0.2):
             return None
         return self._client.call_async(PullWork.Request(
-            worker=self.worker, max_items=self.max_items, holding=sorted(self._holding)))
+            worker=self.worker, max_items=wanted or self.max_items,
+            holding=sorted(self._holding)))
+
+    def _fill(self, items: List[WorkItem]) -> List[WorkItem]:
+        """Pull again until ``max_items`` are held or ``max_delay`` has passed."""
+        deadline = time.monotonic() + self.max_delay
+        while len(items) < self.max_items and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._holding.update(item.id for item in items)  # their leases stay extended
+            more, shutting_down = self._answer(self._request(self.max_items - len(items)))
+            items += more
+            if shutting_down:
+                break  # the next pull of the loop sees it too
+            if not more:
+                self._stop.wait(min(left, max(self.backoff, 0.001)))
+        return items
 
     def _answer(self, future: Optional[Future]) -> Tuple[List[WorkItem], bool]:
         """Wait for a pull's answer: (items, shutting_down); no items on a timeout."""
@@ -132,6 +153,8 @@ class QueueWorker(Node):
                 idle += 1
                 continue
             idle = 0
+            if self.max_delay:
+                items = self._fill(items)
             self._holding.update(item.id for item in items)
             if self.prefetch:
                 ahead = self._request()

@@ -118,7 +118,8 @@ def _central(spec: TopologySpec, models_file: str, topic: str, kind: str) -> Lis
                               spec.model_host, {
                                   'queue': 'shared_queue', 'worker_name': f'worker_{i}',
                                   'model_file': models_file, 'model': spec.central_model,
-                                  'max_items': spec.max_batch}))
+                                  'max_items': spec.max_batch,
+                                  'max_delay': spec.max_delay}))
     return nodes
 
 
