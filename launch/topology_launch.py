@@ -9,7 +9,8 @@ Every node of the file is started on this machine; on a real cluster, set ``host
 machine's host name in the file and launch it on every machine: each starts only its nodes.
 The first host of the file also runs ``topology_monitor``: it holds the sources back until
 every node is up (the same start barrier as ``topology.run``), then prints live predictions
-and accuracy for as long as the launch runs.
+and accuracy for as long as the launch runs. A file with ``discovery: {mode: server}`` also
+starts a Fast DDS discovery server on its ``discovery.host`` and points every node at it.
 """
 
 import os
@@ -17,11 +18,12 @@ import pathlib
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch_ros.actions import Node
 
 from edgeserve_ros.ros.launch_env import dds_profile_actions
 from edgeserve_ros.topology.barrier import gated, MONITOR_EXECUTABLE, monitor_arguments
+from edgeserve_ros.topology.discovery import discovery_plan
 from edgeserve_ros.topology.plan import plan
 from edgeserve_ros.topology.run import DEFAULT_MODELS_DIR, load
 from edgeserve_ros.workloads.prepare import models_file
@@ -35,14 +37,18 @@ def _nodes(context: LaunchContext) -> list:
     host = context.launch_configurations['host']
     models = models_file(spec, pathlib.Path(context.launch_configurations['models_dir']))
     nodes = gated(spec, plan(spec, str(models)))
-    actions = [Node(package='edgeserve_ros', executable=n.executable, name=n.name,
-                    parameters=[n.params], output='screen')
-               for n in nodes if host in ('', n.host)]
+    discovery = discovery_plan(spec)  # discovery: {mode: server} of the file
+    actions: list = [ExecuteProcess(cmd=discovery.server, name='discovery_server',
+                                    output='screen')] if discovery.server and host in (
+                                        '', discovery.host) else []
+    actions += [Node(package='edgeserve_ros', executable=n.executable, name=n.name,
+                     parameters=[n.params], output='screen', additional_env=discovery.env or None)
+                for n in nodes if host in ('', n.host)]
     if host in ('', spec.hosts[0]):  # it keeps the latched start time for late joiners
         forever = 1e9
         actions.append(Node(package='edgeserve_ros', executable=MONITOR_EXECUTABLE,
                             arguments=monitor_arguments(spec, nodes, forever, forever, forever),
-                            output='screen'))
+                            output='screen', additional_env=discovery.observer_env or None))
     return actions
 
 

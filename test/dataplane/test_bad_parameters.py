@@ -39,9 +39,10 @@ def test_node_exits_2_naming_the_parameter(module, ros_args, culprit, domain_id)
 
 def test_topology_runner_exits_2_on_bad_weights(domain_id, tmp_path):
     doc = yaml.safe_load((CONFIGS / 'har.yaml').read_text())
-    doc['ensemble']['weights'] = [1, 'heavy']
+    doc['decentralized']['ensemble']['weights'] = [1, 'heavy']
     path = tmp_path / 'bad.yaml'
     path.write_text(yaml.safe_dump(doc))
     proc = _run([sys.executable, '-m', 'edgeserve_ros.topology.run', str(path)], domain_id)
-    assert proc.returncode == 2 and 'ensemble.weights[1]' in proc.stderr, proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    assert 'decentralized.ensemble.weights[1]' in proc.stderr, proc.stderr
     assert 'Traceback' not in proc.stderr

@@ -71,10 +71,13 @@ def test_ros_args_render_parameters():
     ({'timing': {'period': 0.1}}, 'timing.max_skew'),
     ({'sources': [{'name': 'a', 'part': 'x'}]}, 'sources[0].part'),
     ({'sources': [{'name': 'a', 'part': 0, 'host': 'mars'}]}, 'sources[0].host'),
-    ({'models': {'central': 'm', 'local': {}}}, 'models.local'),
+    ({'decentralized': {'local': {}}}, 'decentralized.local'),
     ({'name': 'has space'}, 'name'),
-    ({'models': {'central': 'm', 'max_batch': 4, 'max_pending': 2,
-                 'local': {'a': 'x', 'b': 'y'}}}, 'models.max_pending'),
+    ({'models': {'max_batch': 4, 'max_pending': 2}}, 'models.max_pending'),
+    ({'parallel': {'model': 'm', 'workers': 0}}, 'parallel.workers'),
+    ({'discovery': {'mode': 'server', 'port': 80}}, 'discovery.port'),
+    ({'discovery': {'mode': 'simple', 'host': 'leader'}}, 'discovery.host'),
+    ({'discovery': {'mode': 'server', 'host': 'mars'}}, 'discovery.host'),
 ])
 def test_bad_files_name_the_key(change, key):
     with pytest.raises(TopologyError, match=f'^{key}'.replace('[', r'\[').replace(']', r'\]')):
@@ -117,7 +120,7 @@ def test_readiness_waits_for_every_consumer_and_loaded_model(topology):
 
 def test_topology_keys_reach_the_nodes_of_every_topology():
     # issue 9: a parallel topology dropped models.max_pending; a decentralized one timing.policy
-    sets = ['models.max_pending=16', 'timing.policy=partial']
+    sets = ['models.max_pending=16', 'timing.policy=partial']  # max_batch 8 in har.yaml
     queue = {n.name: n for n in plan(load(str(CONFIGS / 'har.yaml'),
                                           ['topology=parallel', *sets]), 'm')}['shared_queue']
     assert queue.params['capacity'] == 16 and queue.params['drop'] == 'oldest'
@@ -127,3 +130,39 @@ def test_topology_keys_reach_the_nodes_of_every_topology():
     ensemble = {n.name: n for n in plan(load(str(CONFIGS / 'har.yaml'),
                                              ['topology=decentralized', *sets]), 'm')}['ensemble']
     assert ensemble.params['policy'] == 'partial'
+
+
+@pytest.mark.parametrize('name, change, key', [
+    # a key the chosen topology cannot use is an error naming it, never silently dropped
+    ('har', {'centralized': {'model': 'm', 'workers': 4}}, 'centralized.workers'),
+    ('har', {'parallel': {'model': 'm', 'local': {}}}, 'parallel.local'),
+    ('har', {'decentralized': {'local': {'accelerometers': 'x', 'gps': 'y'}}},
+     'decentralized.local.gps'),
+    ('nids', {'timing': {'period': 0.02, 'max_skew': 0.01}}, 'timing'),
+    ('nids', {'decentralized': {'local': {}, 'ensemble': {'rule': 'majority'}}},
+     'decentralized.ensemble'),
+    # the older flat layout says where each key lives now
+    ('har', {'models': {'central': 'har_all'}}, 'models.central'),
+    ('har', {'models': {'workers': 2}}, 'models.workers'),
+    ('har', {'ensemble': {'rule': 'majority'}}, 'ensemble'),
+])
+def test_keys_a_topology_does_not_use_are_errors(name, change, key):
+    with pytest.raises(TopologyError, match=f'^{key}:'):
+        parse_topology({**_doc(name), **change})
+
+
+def test_each_section_applies_only_to_its_topology():
+    doc = {**_doc(), 'centralized': {'model': 'c', 'host': 's0'},
+           'parallel': {'model': 'p', 'host': 's1', 'workers': 3}}
+    central = parse_topology({**doc, 'topology': 'centralized'})
+    parallel = parse_topology({**doc, 'topology': 'parallel'})
+    assert (central.central_model, central.model_host) == ('c', 's0')
+    assert (parallel.central_model, parallel.model_host, parallel.workers) == ('p', 's1', 3)
+    with pytest.raises(TopologyError, match='^parallel.model: required'):
+        parse_topology({**doc, 'topology': 'parallel', 'parallel': {'workers': 2}})
+
+
+def test_discovery_server_is_selected_by_the_file():
+    spec = parse_topology({**_doc(), 'discovery': {'mode': 'server', 'host': 's0'}})
+    assert (spec.discovery, spec.discovery_host, spec.discovery_port) == ('server', 's0', 11811)
+    assert parse_topology({**_doc(), 'discovery': 'simple'}).discovery == 'simple'
