@@ -16,32 +16,55 @@ an allow-listed module prefix (see :mod:`.allowlist`).  Example::
       - {name: ocr, kind: ocr, input: image, min_score: 0.5}
       - {name: digits, kind: torch_image, class: edgeserve_ros.models.digits.DigitsCNN,
          weights: ~/.cache/edgeserve_ros/models/web_digits_cnn.pt, train: digits,
-         size: [8, 8], channels: 1, invert: auto, crop: true}
+         size: [8, 8], channels: 1, invert: auto, crop: true, device: auto}
+      - {name: mlp_onnx, kind: onnx, path: mlp.onnx, inputs: [x], classes: [a, b, c],
+         providers: [CUDAExecutionProvider, CPUExecutionProvider], threads: 1}
+      - {name: digits_onnx, kind: onnx, path: digits.onnx, input: image, size: [8, 8],
+         channels: 1, invert: auto, crop: true}
+
+``torch``/``torch_image`` take ``device`` (``cpu``, the default, ``auto``, ``cuda``,
+``cuda:N``); only its spelling is checked here, whether that device exists is checked
+when the model is loaded (:func:`.torch_model.resolve_device`). ``onnx`` takes either
+feature ``inputs`` (like ``torch``) or one image ``input`` (preprocessed like
+``torch_image``); ``providers`` is ``auto`` or a list of onnxruntime execution providers
+(see :mod:`.onnx_model`).
 
 Errors are :class:`ModelConfigError` with a message naming the offending key, e.g.
 ``models[2].kind: unknown kind 'tf'; expected one of 'function', 'opencv_qr', ...``.
 """
 
+import re
 from typing import Any, Dict, List, Mapping, NoReturn
 
-KINDS = ('function', 'ocr', 'opencv_qr', 'sklearn', 'torch', 'torch_image')
+KINDS = ('function', 'ocr', 'onnx', 'opencv_qr', 'sklearn', 'torch', 'torch_image')
 #: kinds reading one image input (``input``) instead of feature ``inputs``
 IMAGE_KINDS = ('ocr', 'opencv_qr', 'torch_image')
+#: kinds that check ``inputs`` or ``input`` themselves
+_EITHER_KINDS = ('onnx',)
 FILLS = ('error', 'zeros', 'last')
 QR_BACKENDS = ('opencv', 'pyzbar')
 SKLEARN_FORMATS = ('joblib', 'skops')
 INVERT = ('auto', 'true', 'false')
 TRAINERS = ('digits',)
+#: ``device`` of the torch kinds: auto, cpu, cuda, cuda:N
+DEVICE_RE = re.compile(r'auto|cpu|cuda(:[0-9]+)?')
+#: ``providers: auto``: these, in this order, where available (CPU is always last)
+AUTO_PROVIDERS = ('TensorrtExecutionProvider', 'CUDAExecutionProvider',
+                  'MIGraphXExecutionProvider', 'OpenVINOExecutionProvider',
+                  'CoreMLExecutionProvider', 'DmlExecutionProvider', 'CPUExecutionProvider')
+CPU_PROVIDER = 'CPUExecutionProvider'
+_IMAGE_KEYS = {'input', 'size', 'channels', 'invert', 'crop', 'mean', 'std'}
 
 _COMMON = {'name', 'kind', 'inputs', 'fill', 'widths'}
 _ALLOWED = {
     'sklearn': _COMMON | {'path', 'format', 'trusted_types'},
-    'torch': _COMMON | {'path', 'class', 'kwargs', 'weights', 'classes'},
+    'torch': _COMMON | {'path', 'class', 'kwargs', 'weights', 'classes', 'device'},
     'opencv_qr': {'name', 'kind', 'input', 'backends', 'scale'},
     'function': _COMMON | {'target', 'params'},
     'ocr': {'name', 'kind', 'input', 'min_score', 'threads'},
-    'torch_image': {'name', 'kind', 'input', 'path', 'class', 'kwargs', 'weights', 'classes',
-                    'size', 'channels', 'invert', 'crop', 'mean', 'std', 'train', 'threads'},
+    'torch_image': {'name', 'kind', 'path', 'class', 'kwargs', 'weights', 'classes',
+                    'train', 'threads', 'device'} | _IMAGE_KEYS,
+    'onnx': _COMMON | _IMAGE_KEYS | {'path', 'providers', 'threads', 'classes', 'softmax'},
 }
 
 
@@ -118,8 +141,24 @@ def _torch(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
     elif 'weights' in cfg or 'kwargs' in cfg:
         _fail(f'{where}.weights', "only valid together with 'class'")
     out.update(path=path, cls=cls)
+    out['classes'] = _classes(cfg, where)
+    device = _expect(cfg, 'device', where, (str,))
+    out['device'] = 'cpu' if device is None else device
+    if not DEVICE_RE.fullmatch(out['device']):
+        _fail(f'{where}.device', f"unknown device {device!r}; expected auto, cpu, cuda or "
+              "cuda:N")
+
+
+def _classes(cfg: Mapping, where: str) -> Any:
     classes = _expect(cfg, 'classes', where, (list, tuple))
-    out['classes'] = None if classes is None else list(classes)
+    return None if classes is None else list(classes)
+
+
+def _threads(cfg: Mapping, where: str, out: Dict[str, Any], default: str) -> None:
+    threads = _expect(cfg, 'threads', where, (int,))
+    out['threads'] = 0 if threads is None else threads
+    if out['threads'] < 0:
+        _fail(f'{where}.threads', f'expected >= 0 (0: {default} default)')
 
 
 def _opencv_qr(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
@@ -148,10 +187,7 @@ def _ocr(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
     out['min_score'] = 0.5 if score is None else float(score)
     if not 0.0 <= out['min_score'] <= 1.0:
         _fail(f'{where}.min_score', 'expected 0 <= min_score <= 1')
-    threads = _expect(cfg, 'threads', where, (int,))
-    out['threads'] = 0 if threads is None else threads
-    if out['threads'] < 0:
-        _fail(f'{where}.threads', 'expected >= 0 (0: onnxruntime default)')
+    _threads(cfg, where, out, 'onnxruntime')
 
 
 def _floats(cfg: Mapping, key: str, where: str, count: int) -> Any:
@@ -166,6 +202,15 @@ def _floats(cfg: Mapping, key: str, where: str, count: int) -> Any:
 
 def _torch_image(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
     _torch(cfg, where, out)
+    _image(cfg, where, out)
+    train = _expect(cfg, 'train', where, (str,))
+    if train is not None and (train not in TRAINERS or out.get('cls') is None):
+        _fail(f'{where}.train', f'expected one of {TRAINERS}, with class + weights')
+    out['train'] = train
+    _threads(cfg, where, out, 'torch')
+
+
+def _image(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
     out['input'] = _expect(cfg, 'input', where, (str,)) or 'image'
     size = _expect(cfg, 'size', where, (list, tuple), required=True)
     if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
@@ -186,18 +231,63 @@ def _torch_image(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
     out['std'] = _floats(cfg, 'std', where, out['channels'])
     if out['std'] and any(v <= 0 for v in out['std']):
         _fail(f'{where}.std', 'expected positive numbers')
-    train = _expect(cfg, 'train', where, (str,))
-    if train is not None and (train not in TRAINERS or out.get('cls') is None):
-        _fail(f'{where}.train', f'expected one of {TRAINERS}, with class + weights')
-    out['train'] = train
-    threads = _expect(cfg, 'threads', where, (int,))
-    out['threads'] = 0 if threads is None else threads
-    if out['threads'] < 0:
-        _fail(f'{where}.threads', 'expected >= 0 (0: torch default)')
+
+
+def known_providers() -> List[str]:
+    """Return the execution provider names onnxruntime knows (in any of its builds)."""
+    try:
+        import onnxruntime
+        return list(onnxruntime.get_all_providers())
+    except ImportError:  # validation still works where onnxruntime is not installed
+        return list(AUTO_PROVIDERS)
+
+
+def _providers(cfg: Mapping, where: str) -> Any:
+    value = cfg.get('providers', 'auto')
+    if value == 'auto':
+        return 'auto'
+    if isinstance(value, str):
+        value = [value]
+    providers = _str_list({'providers': value}, 'providers', where)
+    if not providers:
+        _fail(f'{where}.providers', "expected 'auto' or a non-empty list")
+    known = known_providers()
+    for i, name in enumerate(providers):
+        if name not in known:
+            _fail(f'{where}.providers[{i}]', f'unknown execution provider {name!r}; expected '
+                  f"'auto' or some of {', '.join(known)}")
+    if CPU_PROVIDER in providers[:-1]:
+        _fail(f'{where}.providers', f'{CPU_PROVIDER} must come last (it is always tried last)')
+    return providers
+
+
+def _onnx(cfg: Mapping, where: str, out: Dict[str, Any]) -> None:
+    out['path'] = _expect(cfg, 'path', where, (str,), required=True)
+    image_keys = sorted(k for k in _IMAGE_KEYS if k in cfg)
+    feature_keys = sorted(k for k in ('inputs', 'fill', 'widths') if k in cfg)
+    if ('inputs' in cfg) == ('input' in cfg or 'size' in cfg):
+        _fail(where, "give exactly one of 'inputs' (feature streams) or 'input' + 'size' "
+              '(one image)')
+    if 'inputs' in cfg:
+        if image_keys:
+            _fail(f'{where}.{image_keys[0]}', "only valid with an image 'input', not 'inputs'")
+        out['mode'] = 'features'
+        _common(cfg, where, out)
+    else:
+        if feature_keys:
+            _fail(f'{where}.{feature_keys[0]}', "only valid with feature 'inputs'")
+        out['mode'] = 'image'
+        _image(cfg, where, out)
+    out['providers'] = _providers(cfg, where)
+    _threads(cfg, where, out, 'onnxruntime')
+    out['classes'] = _classes(cfg, where)
+    softmax = _expect(cfg, 'softmax', where, (bool,))
+    out['softmax'] = True if softmax is None else softmax
 
 
 _KIND_CHECKS = {'sklearn': _sklearn, 'torch': _torch, 'opencv_qr': _opencv_qr,
-                'function': _function, 'ocr': _ocr, 'torch_image': _torch_image}
+                'function': _function, 'ocr': _ocr, 'torch_image': _torch_image,
+                'onnx': _onnx}
 
 
 def validate_model_config(cfg: Any, where: str = 'model') -> Dict[str, Any]:
@@ -219,7 +309,7 @@ def validate_model_config(cfg: Any, where: str = 'model') -> Dict[str, Any]:
             _fail(f'{where}.{key}', f'unknown key for kind {kind!r}')
     out: Dict[str, Any] = {'kind': kind}
     out['name'] = _expect(cfg, 'name', where, (str,)) or where
-    if kind not in IMAGE_KINDS:
+    if kind not in IMAGE_KINDS and kind not in _EITHER_KINDS:
         _common(cfg, where, out)
     _KIND_CHECKS[kind](cfg, where, out)
     return out

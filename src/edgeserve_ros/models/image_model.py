@@ -12,7 +12,7 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
-from .torch_model import classify
+from .torch_model import classify, to_device
 from .types import Inputs, Prediction
 
 
@@ -54,13 +54,16 @@ class TorchImageModel:
 
     :param module: ``(n, c, h, w)`` -> ``(n, k)`` logits, in eval mode
     :param input_name: the stream holding the image
+    :param device: where to run (see :class:`~.torch_model.TorchModel`; default CPU)
     """
 
     def __init__(self, module: Any, input_name: str, size: Sequence[int], channels: int,
                  invert: str = 'false', crop: bool = False,
                  mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
-                 classes: Optional[Sequence[Any]] = None) -> None:
-        self.module, self.input_name = module, input_name
+                 classes: Optional[Sequence[Any]] = None, device: Any = None) -> None:
+        import torch
+        self.device = torch.device(device or 'cpu')
+        self.module, self.input_name = module.to(self.device), input_name
         self.size, self.channels, self.invert, self.crop = list(size), channels, invert, crop
         shape = (1, channels, 1, 1)
         self.mean = np.asarray(mean or [0.0] * channels, np.float32).reshape(shape)
@@ -78,4 +81,4 @@ class TorchImageModel:
         batch = np.stack([preprocess(img, self.size, self.channels, self.invert, self.crop)
                           for img in images if img is not None])
         x = torch.from_numpy((batch - self.mean) / self.std)
-        return classify(self.module, x, self.classes)
+        return classify(self.module, to_device(x, self.device), self.classes)

@@ -36,10 +36,11 @@ def load_model(cfg: Dict[str, Any], where: str = 'model',
         est = load_sklearn_estimator(cfg['path'], cfg['format'], cfg['trusted_types'])
         return SklearnModel(est, _assembler(cfg))
     if kind == 'torch':
-        from .torch_model import TorchModel, load_torch_module
+        from .torch_model import TorchModel, load_torch_module, resolve_device
+        device = resolve_device(cfg['device'], where)
         module = load_torch_module(cfg['path'], cfg['cls'], cfg.get('weights'),
                                    cfg.get('kwargs'), allowed_prefixes, where)
-        return TorchModel(module, _assembler(cfg), cfg['classes'])
+        return TorchModel(module, _assembler(cfg), cfg['classes'], device)
     if kind == 'opencv_qr':
         from .qr_model import QrModel
         return QrModel(cfg['input'], cfg['backends'], cfg['scale'])
@@ -48,6 +49,9 @@ def load_model(cfg: Dict[str, Any], where: str = 'model',
         return OcrModel(cfg['input'], cfg['min_score'], cfg['threads'])
     if kind == 'torch_image':
         return _torch_image(cfg, where, allowed_prefixes)
+    if kind == 'onnx':
+        from .onnx_model import load_onnx_model
+        return load_onnx_model(cfg, where)
     from .function_model import FunctionModel
     fn = resolve_allowed(cfg['target'], allowed_prefixes, where=f'{where}.target')
     if isinstance(fn, type) or not callable(fn):
@@ -57,7 +61,8 @@ def load_model(cfg: Dict[str, Any], where: str = 'model',
 
 def _torch_image(cfg: Dict[str, Any], where: str, allowed_prefixes: Sequence[str]) -> Model:
     from .image_model import TorchImageModel
-    from .torch_model import load_torch_module
+    from .torch_model import load_torch_module, resolve_device
+    device = resolve_device(cfg['device'], where)
     weights = cfg.get('weights')
     if weights is not None:
         weights = os.path.expanduser(weights)
@@ -70,7 +75,7 @@ def _torch_image(cfg: Dict[str, Any], where: str, allowed_prefixes: Sequence[str
         import torch
         torch.set_num_threads(cfg['threads'])
     return TorchImageModel(module, cfg['input'], cfg['size'], cfg['channels'], cfg['invert'],
-                           cfg['crop'], cfg['mean'], cfg['std'], cfg['classes'])
+                           cfg['crop'], cfg['mean'], cfg['std'], cfg['classes'], device)
 
 
 def load_models(doc: Any, allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
