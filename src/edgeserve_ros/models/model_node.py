@@ -9,6 +9,10 @@ inputs (``max_batch``/``max_delay`` on the node clock), predicts, and publishes 
 prediction stream JSON object per input (stamped with the input's tick/stamp) on
 ``output_stream``, plus ``LatencyMetrics`` (role ``model``) on ``/edgeserve/metrics``.
 Shared-queue workers are ``queue_worker`` nodes; both run :mod:`.prediction`.
+
+A managed node (:mod:`edgeserve_ros.ros.lifecycle`): ``configure`` loads the model and opens
+the prediction ring, ``activate`` subscribes to the inputs; ``autostart:=false`` waits for
+``ros2 lifecycle set``.
 """
 
 from __future__ import annotations
@@ -16,26 +20,26 @@ from __future__ import annotations
 from collections import deque
 import math
 import sys
-from typing import Any, Deque, Dict, List, NamedTuple, Optional
+from typing import Any, Deque, Dict, List, Optional
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.timer import Timer
 
-from edgeserve_ros.dataplane import codec
 from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.fetcher import PayloadFetcher
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
 from edgeserve_ros.models.admission import Admission
 from edgeserve_ros.models.batching import MicroBatcher
 from edgeserve_ros.models.prediction import (InputBinding, load_named_model, model_inputs,
-                                             ModelSelectError, predict_tuples, Provenance)
-from edgeserve_ros.models.types import Inputs
+                                             ModelSelectError, predict_tuples)
+from edgeserve_ros.models.tuple_inputs import model_latency, ready_input, ReadyInput
 from edgeserve_ros.msg import LatencyMetrics, PayloadHeader, SyncedTuple, SyncMember
 from edgeserve_ros.ros.account import AccountPublisher
+from edgeserve_ros.ros.lifecycle import AUTOSTART, autostart, step
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import HEADER_QOS, METRICS_QOS
-from edgeserve_ros.ros.timeconv import to_sec
 from edgeserve_ros.sync.tuples import PayloadAssembler
 
 PARAMS = [
@@ -54,47 +58,26 @@ PARAMS = [
     ParamSpec('max_pending', 0, 'Inputs being fetched or waiting for the model at once; past '
               'it only the newest input waits, older ones are skipped unfetched (counted). '
               '0: no bound, every input is predicted.', 0, 1 << 20),
-    ParamSpec('mode', 'direct', 'direct: subscribe to input; worker: run queue_worker.',
-              choices=('direct', 'worker')),
-    ParamSpec('queue', '', 'shared_queue node name (worker mode).', kind='node'),
-    ParamSpec('worker_name', '', 'Worker identity (worker mode).', kind='node'),
     ParamSpec('log_period', 5.0, 'Seconds between progress log lines.', 0.01, 3600.0),
+    AUTOSTART,
 ]
-STATES = {SyncMember.STATE_FRESH: 'fresh', SyncMember.STATE_REUSED: 'reused',
-          SyncMember.STATE_IMPUTED: 'imputed'}
 
 
-class _Ready(NamedTuple):
-    inputs: Inputs
-    provenance: Dict[str, Any]  # {"tick": float, "inputs": Provenance}
-    oldest: float
-
-
-class ModelNode(Node):
+class ModelNode(LifecycleNode):
     """Fetches what the model uses, micro-batches, predicts, publishes predictions."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('model_node', **kwargs)
-        p = declare_parameters(self, PARAMS)
+        p = self.p = declare_parameters(self, PARAMS)
         name = self.get_name()
-        if p['mode'] == 'worker':
-            raise ParameterError(f'{name}: mode=worker: run edgeserve_ros.models.queue_worker '
-                                 f'(params queue, model_file, model, worker_name)')
         if not p['input'] or not p['output_stream']:
             raise ParameterError(f'{name}: input and output_stream must be topics')
-        try:
-            self.model_name, self.model = load_named_model(p['model_file'], p['model'])
-        except ModelSelectError as exc:
-            raise ParameterError(f'{name}: {exc}') from None
-        self.binding = InputBinding(model_inputs(self.model))
-        self.stream_kind = p['input_kind'] == 'stream'
         if 0 < p['max_pending'] < p['max_batch']:
             raise ParameterError(f'{name}: max_pending ({p["max_pending"]}) must be 0 or >= '
                                  f'max_batch ({p["max_batch"]})')
+        self.stream_kind = p['input_kind'] == 'stream'
         self.batcher = MicroBatcher(p['max_batch'], p['max_delay'])
         self.admission: Admission[SyncedTuple] = Admission(p['max_pending'])
-        self.fetcher = PayloadFetcher(self, p['fetch_timeout'])
-        self.assembler = PayloadAssembler(self._on_assembled)
         self.account = AccountPublisher(self, 'model', lambda: dict(
             self.counts, skipped=self.admission.skipped))
         self.counts = dict.fromkeys(('inputs', 'predictions', 'errors', 'unused',
@@ -102,25 +85,81 @@ class ModelNode(Node):
         self.latency: Dict[str, List[float]] = {'processing': [], 'end_to_end': []}
         self._ready: Deque[SyncedTuple] = deque()
         self._first: Optional[float] = None
-        inputs_group = MutuallyExclusiveCallbackGroup()
-        model_group = MutuallyExclusiveCallbackGroup()  # the model runs on one thread
-        msg_type = PayloadHeader if self.stream_kind else SyncedTuple
-        for topic in [p['input']] + [t for t in p['more_inputs'] if t]:
-            self.create_subscription(msg_type, topic, self._on_input, HEADER_QOS,
-                                     callback_group=inputs_group)
-        self._guard = self.create_guard_condition(self._drain, callback_group=model_group)
-        if p['max_delay'] > 0:
-            self.create_timer(max(0.001, p['max_delay'] / 4), self._drain,
-                              callback_group=model_group)
-        self.create_timer(p['log_period'], self._log_progress)
+        self._inputs: List[Any] = []  # subscriptions and timers of the active state
+        self.source: Optional[PayloadSource] = None
+        if p['autostart']:
+            autostart(self)
+
+    # -- lifecycle: configure loads the model and opens the rings, activate subscribes ----
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the model; create the fetcher, the prediction ring and the publishers."""
+        return step(self, self._configure)
+
+    def _configure(self) -> None:
+        p = self.p
+        try:
+            self.model_name, self.model = load_named_model(p['model_file'], p['model'])
+        except ModelSelectError as exc:
+            raise ParameterError(f'{self.get_name()}: {exc}') from None
+        self.binding = InputBinding(model_inputs(self.model))
+        self.fetcher = PayloadFetcher(self, p['fetch_timeout'])
+        self.assembler = PayloadAssembler(self._on_assembled)
+        self._model_group = MutuallyExclusiveCallbackGroup()  # the model runs on one thread
+        self._guard = self.create_guard_condition(self._drain, callback_group=self._model_group)
+        self._log_timer = self.create_timer(p['log_period'], self._log_progress)
         self.source = PayloadSource(self)
         self.output = self.source.add_stream(p['output_stream'], StreamOptions(
             capacity_bytes=8 << 20, ttl=30.0, delivery=DeliveryMode.AUTO, use_shm=False))
         self._metrics = self.create_publisher(LatencyMetrics, '/edgeserve/metrics', METRICS_QOS)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to the inputs: predictions start."""
+        return step(self, self._activate)
+
+    def _activate(self) -> None:
+        p, group = self.p, MutuallyExclusiveCallbackGroup()
+        msg_type = PayloadHeader if self.stream_kind else SyncedTuple
+        self._inputs = [self.create_subscription(msg_type, topic, self._on_input, HEADER_QOS,
+                                                 callback_group=group)
+                        for topic in [p['input']] + [t for t in p['more_inputs'] if t]]
+        if p['max_delay'] > 0:
+            self._inputs.append(self.create_timer(max(0.001, p['max_delay'] / 4), self._drain,
+                                                  callback_group=self._model_group))
         self.get_logger().info(
             f'model {self.model_name} on {self.resolve_topic_name(p["input"])} '
             f'({p["input_kind"]}), batches of <= {p["max_batch"]} within {p["max_delay"]} s, '
             f'predictions on {self.output.name}')
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe; inputs already taken are still predicted."""
+        for entity in self._inputs:
+            if isinstance(entity, Timer):
+                self.destroy_timer(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._inputs = []
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the model's rings and fetcher (configure builds them again)."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop whatever state the node is in."""
+        self.on_deactivate(state)
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        if self.source is not None:
+            self.destroy_guard_condition(self._guard)
+            self.destroy_timer(self._log_timer)
+            self.destroy_publisher(self._metrics)
+            self.source.close()
+            self.fetcher.close()
+            self.source = None
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -163,31 +202,10 @@ class ModelNode(Node):
         self._ready.append(msg)
         self._guard.trigger()
 
-    def _prepare(self, msg: SyncedTuple) -> _Ready:
-        inputs: Inputs = {}
-        provenance: Provenance = {}
-        oldest = math.inf
-        for m in msg.members:
-            name = self.binding(m.stream, self.stream_kind)
-            if name is None:
-                continue
-            value = None
-            if m.payload_fetched:
-                h = m.payload_header
-                try:
-                    value = codec.decode(bytes(m.payload), h.content_type, encoding=h.encoding,
-                                         height=h.height, width=h.width, step=h.step,
-                                         is_bigendian=h.is_bigendian)
-                except codec.PayloadError as exc:
-                    self.get_logger().warning(f'{m.stream}#{m.seq}: {exc}')
-            else:
-                self.counts['fetch_failed'] += 1
-            inputs[name] = value
-            stamp = to_sec(m.stamp)
-            provenance[m.stream] = {'seq': m.seq, 'stamp': stamp,
-                                    'state': STATES.get(m.state, 'fresh')}
-            oldest = min(oldest, stamp)
-        return _Ready(inputs, {'tick': to_sec(msg.header.stamp), 'inputs': provenance}, oldest)
+    def _prepare(self, msg: SyncedTuple) -> ReadyInput:
+        ready = ready_input(msg, self.binding, self.stream_kind, self.get_logger().warning)
+        self.counts['fetch_failed'] += ready.unfetched
+        return ready
 
     def _drain(self) -> None:
         while self._ready:
@@ -198,7 +216,7 @@ class ModelNode(Node):
         if batch:
             self._run(batch)
 
-    def _run(self, batch: List[_Ready]) -> None:
+    def _run(self, batch: List[ReadyInput]) -> None:
         results = predict_tuples(self.model, [b.inputs for b in batch],
                                  [b.provenance for b in batch], self.model_name)
         now = self._now()
@@ -219,12 +237,9 @@ class ModelNode(Node):
                 self._first = item.oldest
             self.latency['processing'].append(result['processing_s'])
             self.latency['end_to_end'].append(end_to_end)
-            msg = LatencyMetrics(
-                stream=self.output.name, seq=header.seq if header else 0, role='model',
-                producer_sending=-1.0, consumer_receiving=-1.0, total_communication=-1.0,
-                processing=result['processing_s'], end_to_end=end_to_end,
-                working_duration=now - self._first if self._first is not None else -1.0,
-                backlog=end_to_end)
+            msg = model_latency(self.output.name, header.seq if header else 0,
+                                result['processing_s'], end_to_end,
+                                now - self._first if self._first is not None else -1.0)
             msg.header.stamp = self.get_clock().now().to_msg()
             self._metrics.publish(msg)
 
@@ -241,8 +256,7 @@ class ModelNode(Node):
 
     def destroy_node(self) -> None:
         """Release the prediction ring and the fetcher, then the node."""
-        self.source.close()
-        self.fetcher.close()
+        self._release()
         super().destroy_node()
 
 
