@@ -47,6 +47,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--cut', type=float, default=3.0, help='seconds a cut lasts')
     p.add_argument('--gap', type=float, default=8.0, help='seconds between cuts')
     p.add_argument('--rate', type=float, default=10.0, help='source and tick rate, Hz')
+    p.add_argument('--lifespan', type=float, default=0.5,
+                   help='header_lifespan of the sources, s (0: unbounded writer history)')
     p.add_argument('--name', default=None)
     p.add_argument('--domain-id', type=int, default=DOMAIN_ID)
     p.add_argument('--role', default='main', choices=('main', 'listener'),
@@ -104,7 +106,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                 procs.start('edgeserve_ros.dataplane.source_node', f'hc_source{i}',
                             prefix=prefix(f'src{i}'), stream=stream, pattern='array',
                             payload_bytes=256, rate_hz=args.rate, delivery='lazy',
-                            use_shm=False, ttl=30.0, publish_metrics=False, seed=i)
+                            use_shm=False, ttl=30.0, publish_metrics=False, seed=i,
+                            header_lifespan=args.lifespan)
             procs.start('edgeserve_ros.sync.sync_node', 'hc_sync', prefix=prefix('leader'),
                         streams=list(STREAMS), period=period, max_skew=period / 2,
                         max_age=10.0, policy='impute', fetch_payloads=True,
@@ -226,7 +229,8 @@ def report(args: argparse.Namespace, res: Dict[str, Any], elapsed: float) -> Non
         ])),
         ('Method', (__doc__ or '').split('\n', 2)[2].strip()
          + f'\n\n{args.cuts} cut(s) of {args.cut:g} s, {args.gap:g} s apart, {args.rate:g} Hz '
-           f'(period {res["period"]:g} s), sync fetch_timeout {FETCH_TIMEOUT} s. Run took '
+           f'(period {res["period"]:g} s), sync fetch_timeout {FETCH_TIMEOUT} s, sources\' '
+           f'header_lifespan {args.lifespan:g} s. Run took '
            f'{elapsed:.0f} s. Measured beside other agents\' work on 2 shared cores.'),
     ]
     write_md(args.name, 'Host cut-off under sync_node (netns, DDS over UDPv4)', sections,

@@ -144,3 +144,27 @@ def test_auto_sends_inline_up_to_the_service_threshold_once_a_consumer_needs_the
     assert wait_for(lambda: len(collector.headers) == 3, 5.0)
     assert collector.headers[2].delivery != PayloadHeader.DELIVERY_EAGER
     source.close()
+
+
+def test_header_lifespan_is_what_the_header_writer_offers_over_dds(spinner, ros_context):
+    """
+    ``header_lifespan`` becomes the DDS lifespan of the header writer, as the graph sees it.
+
+    After a link outage a reliable writer re-sends its history ahead of the newest header;
+    with a lifespan the stale ones are gone from it (measured by bench/host_cutoff.py over
+    network namespaces: recovery 2.3 -> 1.7 periods). Fast DDS expires samples in the
+    writer's history, not in a reader's queue, so this checks the offered QoS.
+    """
+    node = spinner.add(Node('src', context=ros_context))
+    source = PayloadSource(node)
+    source.add_stream('short', StreamOptions(capacity_bytes=1 << 20, use_shm=False,
+                                             header_lifespan=0.25))
+    source.add_stream('keep', StreamOptions(capacity_bytes=1 << 20, use_shm=False))
+
+    def offered(topic):
+        infos = node.get_publishers_info_by_topic(topic)
+        return infos[0].qos_profile.lifespan.nanoseconds if infos else None
+    assert wait_for(lambda: offered('/short') is not None, 5.0)
+    assert offered('/short') == 250_000_000
+    assert offered('/keep') > 10**15  # unbounded ("infinite" duration)
+    source.close()

@@ -180,3 +180,26 @@ def test_freshest_consistent_tuple_at_3x30hz():
     after = [m for t in out for m in t.members.values() if m and m.stamp > t.tick]
     assert len(after) > len(out) // 2, 'members stamped after their tick are used (age < 0)'
     assert all(m.age < 0 for m in after)
+
+
+def test_stream_back_from_an_outage_is_fresh_within_two_periods():
+    """
+    A host cut off for 3 s: its writer re-sends the backlog in one burst at the restore.
+
+    The burst's delays (up to 3 s) used to enter the arrival estimates, so the stream
+    looked seconds late and was imputed for 4-8 s after it was back (bench host_cutoff).
+    """
+    period, cut, restore = 0.1, 3.0, 6.0
+    a = periodic('a', 10, 0.0, 12.0, latency=0.005)
+    b = periodic('b', 10, 0.01, 12.0, latency=0.005)
+    held = [e for e in b if cut <= e.stamp < restore + 0.1]  # delivered in order, at once
+    burst = [e._replace(arrival=round(restore + 0.1 + 1e-4 * i, 9)) for i, e in enumerate(held)]
+    b = [e for e in b if e not in held]
+    out, stats = run(merge(a, b, burst), period=period, max_skew=0.05, max_age=10.0)
+    after = [t for t in out if t.tick > restore + 0.1]
+    first = next(t.tick for t in after if states([t], 'b') == ['fresh'])
+    assert first - (restore + 0.1) <= 2 * period, first
+    assert set(states([t for t in after if t.tick >= first], 'b')) == {'fresh'}
+    assert stats.streams['b'].backlog >= 25  # the burst did not teach the estimates
+    during = [t for t in out if cut + 0.3 < t.tick < restore]
+    assert set(states(during, 'b')) == {'imputed'}

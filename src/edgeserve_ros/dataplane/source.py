@@ -26,7 +26,7 @@ from edgeserve_ros.dataplane.ring import PayloadRing, PayloadTooLarge
 from edgeserve_ros.dataplane.serve import answer_fetch, FetchCounts, MAX_REPLY_BYTES
 from edgeserve_ros.dataplane.shm import SharedPayloadRing, host_id, shm_available
 from edgeserve_ros.msg import PayloadHeader
-from edgeserve_ros.ros.qos import EAGER_QOS, FETCH_QOS, HEADER_QOS
+from edgeserve_ros.ros.qos import EAGER_QOS, FETCH_QOS, HEADER_QOS, with_lifespan
 from edgeserve_ros.ros.timeconv import from_ns, from_sec
 from edgeserve_ros.srv import FetchPayload
 
@@ -44,6 +44,10 @@ class StreamOptions:
     :param auto_service_threshold: the same while consumers fetch through the service
     :param use_shm: place the ring in shared memory for same-host consumers
     :param header_fault: delay/loss applied to header publication
+    :param header_lifespan: seconds a header stays in the writer's history (DDS lifespan
+        QoS; 0: unbounded). After a link outage a reliable writer re-sends its history
+        ahead of the newest header; a lifespan of the consumers' ``max_age`` drops the
+        stale ones, so the fresh header is not queued behind them
     :param log: optional durable MCAP log every payload is written to before its header
     """
 
@@ -55,6 +59,7 @@ class StreamOptions:
     use_shm: bool = True
     header_fault: FaultSpec = FaultSpec()
     log: Optional[PayloadLog] = None
+    header_lifespan: float = 0.0
 
 
 class LazyStream:
@@ -69,7 +74,8 @@ class LazyStream:
         self.ring = (SharedPayloadRing(self.name, options.capacity_bytes, options.ttl) if shared
                      else PayloadRing(self.name, options.capacity_bytes, options.ttl))
         qos = EAGER_QOS if options.delivery is not DeliveryMode.LAZY else HEADER_QOS
-        self._pub = node.create_publisher(PayloadHeader, self.name, qos)
+        self._pub = node.create_publisher(PayloadHeader, self.name,
+                                          with_lifespan(qos, options.header_lifespan))
         self._faults = FaultInjector(options.header_fault)
         self.published = 0
         #: monotonic time of the last fetch of this stream through the service

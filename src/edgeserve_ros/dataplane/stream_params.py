@@ -9,6 +9,10 @@ from edgeserve_ros.dataplane.delivery import (
 from edgeserve_ros.dataplane.source import StreamOptions
 from edgeserve_ros.ros.params import ParamSpec
 
+#: shared with the workload sources (their own ring parameters are the same keys)
+HEADER_LIFESPAN = ParamSpec('header_lifespan', 0.0, 'Seconds a header stays in the writer '
+                            'history (DDS lifespan; 0: unbounded): after an outage only '
+                            'newer headers are re-sent.', 0.0, 86400.0)
 STREAM_PARAMS = [
     ParamSpec('delivery', 'lazy', 'Payload delivery mode.', choices=('lazy', 'eager', 'auto')),
     ParamSpec('auto_threshold', DEFAULT_AUTO_THRESHOLD,
@@ -20,6 +24,7 @@ STREAM_PARAMS = [
     ParamSpec('capacity_bytes', 256 << 20, 'Byte budget of the payload ring.', 4096, 1 << 36),
     ParamSpec('ttl', 10.0, 'Seconds a payload stays fetchable.', 0.001, 86400.0),
     ParamSpec('use_shm', True, 'Keep payloads in shared memory for same-host consumers.'),
+    HEADER_LIFESPAN,
 ]
 
 
@@ -29,4 +34,4 @@ def stream_options(p: Mapping[str, Any], **extra: Any) -> StreamOptions:
                          delivery=DeliveryMode.parse(p['delivery']),
                          auto_threshold=p['auto_threshold'],
                          auto_service_threshold=p['auto_service_threshold'],
-                         use_shm=p['use_shm'], **extra)
+                         use_shm=p['use_shm'], header_lifespan=p['header_lifespan'], **extra)

@@ -1,5 +1,8 @@
 """Named QoS profiles used across edgeserve_ros."""
 
+import copy
+
+from rclpy.duration import Duration
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 #: Payload headers: reliable, a deep history so bursts of tiny headers are not lost.
@@ -38,3 +41,12 @@ ACCOUNT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
 ACCOUNT_READER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=500,
                                 reliability=ReliabilityPolicy.RELIABLE,
                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def with_lifespan(profile: QoSProfile, seconds: float) -> QoSProfile:
+    """Return ``profile`` with a lifespan of ``seconds`` (``profile`` itself for 0)."""
+    if seconds <= 0:
+        return profile
+    out = copy.copy(profile)
+    out.lifespan = Duration(nanoseconds=int(round(seconds * 1e9)))
+    return out

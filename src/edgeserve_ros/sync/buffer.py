@@ -21,10 +21,21 @@ class StreamBuffer:
     """
 
     __slots__ = ('name', 'required', 'bound', 'queue', 'last', 'newest', 'interval', 'delay',
-                 'jitter', 'stats')
+                 'jitter', 'stats', 'max_skew')
 
-    def __init__(self, name: str, required: bool, bound: int, stats: StreamStats) -> None:
-        """Create an empty buffer bounded to ``bound`` entries."""
+    def __init__(self, name: str, required: bool, bound: int, stats: StreamStats,
+                 max_skew: float = float('inf')) -> None:
+        """
+        Create an empty buffer bounded to ``bound`` entries.
+
+        :param max_skew: a header delivered more than ``max_skew`` later than the stream's
+            usual delay (the backlog a reliable writer re-sends after an outage) does not
+            update the delay and jitter estimates, which predict the *next* punctual
+            arrival; errors and delay steps also count at most ``max_skew``. Learning from
+            the backlog made a recovered stream look seconds late, so it was imputed for
+            4-8 s after it was back (bench host_cutoff)
+        """
+        self.max_skew = max_skew
         self.name = name
         self.required = required
         self.bound = bound
@@ -44,18 +55,28 @@ class StreamBuffer:
         if not gap > 0:
             stats.stale += 1
             return False
+        delay = entry[1] - entry[0]
+        max_skew = self.max_skew
+        # more than max_skew later than usual: it missed its tick's budget anyway, and its
+        # delay says nothing about when the next header comes (an outage backlog)
+        backlog = self.delay is not None and delay > self.delay + max_skew
         if self.interval is None:
             if self.newest != float('-inf'):
                 self.interval = gap
-        else:
+        elif not backlog:
             assert self.delay is not None  # known from the previous header
-            error = abs(entry[1] - (self.newest + self.interval + self.delay))
+            # errors and delay steps count at most max_skew (a robust, Huber-like update):
+            # the last, nearly punctual headers of a backlog move the estimates a little
+            error = min(abs(entry[1] - (self.newest + self.interval + self.delay)), max_skew)
             self.jitter += EWMA_GAIN * (error - self.jitter)
             self.interval += EWMA_GAIN * (gap - self.interval)
+        else:
+            stats.backlog += 1
         self.newest = entry[0]
-        delay = entry[1] - entry[0]
-        self.delay = delay if self.delay is None else self.delay + EWMA_GAIN * (
-            delay - self.delay)
+        if self.delay is None:
+            self.delay = delay
+        elif not backlog:
+            self.delay += EWMA_GAIN * max(-max_skew, min(delay - self.delay, max_skew))
         queue = self.queue
         queue.append(entry)
         if len(queue) > self.bound:

@@ -59,8 +59,8 @@ class Synchronizer:
         self._bufs: List[StreamBuffer] = []
         for spec in config.streams:
             st = self.stats.streams[spec.name] = StreamStats()
-            self._bufs.append(StreamBuffer(spec.name, spec.required,
-                                           config.queue_bound(spec), st))
+            self._bufs.append(StreamBuffer(spec.name, spec.required, config.queue_bound(spec),
+                                           st, max(config.max_skew, 1e-3)))
         self._by_name = {b.name: b for b in self._bufs}
         self._required = [b.required for b in self._bufs]
         self._corrector: Optional[StampCorrector] = None

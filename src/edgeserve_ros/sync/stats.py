@@ -19,6 +19,8 @@ class StreamStats:
     :ivar reused: emitted again (upsampling of a slow stream).
     :ivar imputed: emitted as last-known-good for a late or missing stream.
     :ivar missing: emitted tuples in which this stream was ``None``.
+    :ivar backlog: delivered too late to teach the arrival estimates (re-sent after an
+        outage); still buffered.
     """
 
     received: int = 0
@@ -30,6 +32,7 @@ class StreamStats:
     reused: int = 0
     imputed: int = 0
     missing: int = 0
+    backlog: int = 0
 
 
 @dataclass

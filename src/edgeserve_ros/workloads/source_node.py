@@ -24,6 +24,7 @@ from edgeserve_ros.dataplane.faults import FaultSpec
 from edgeserve_ros.dataplane.images import ImageFrame
 from edgeserve_ros.dataplane.ring import PayloadTooLarge
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
+from edgeserve_ros.dataplane.stream_params import HEADER_LIFESPAN
 from edgeserve_ros.ros.account import AccountPublisher
 from edgeserve_ros.ros.qos import START_QOS
 from edgeserve_ros.ros.spin import run_node
@@ -59,6 +60,7 @@ PARAMS = [
     ParamSpec('capacity_bytes', 256 << 20, 'Byte budget of the payload ring.', 4096, 1 << 36),
     ParamSpec('ttl', 10.0, 'Seconds a payload stays fetchable.', 0.001, 86400.0),
     ParamSpec('use_shm', True, 'Keep payloads in shared memory for same-host consumers.'),
+    HEADER_LIFESPAN,
 ]
 _MAX_LAG = 0.5  # items due longer ago are skipped, as by a real-time sensor
 
@@ -90,7 +92,8 @@ class WorkloadSource(Node):
         self.stream = self.source.add_stream(topic, StreamOptions(
             capacity_bytes=p['capacity_bytes'], ttl=p['ttl'],
             delivery=DeliveryMode.parse(p['delivery']), use_shm=p['use_shm'],
-            header_fault=FaultSpec(p['header_delay'], seed=p['seed'])))
+            header_fault=FaultSpec(p['header_delay'], seed=p['seed']),
+            header_lifespan=p['header_lifespan']))
         self.labels = None
         if p['labels_topic']:
             self.labels = self.source.add_stream(p['labels_topic'], StreamOptions(
