@@ -1,6 +1,6 @@
 """The run's item account: every node's counters added up, the unexplained remainder shown."""
 
-from edgeserve_ros.topology.account import complete, item_account
+from edgeserve_ros.topology.account import complete, item_account, sources_ready
 
 
 def _reports(published=100, predicted=97, shed=2, finished=1):
@@ -31,3 +31,15 @@ def test_unexplained_items_show_and_keep_the_run_open():
 def test_synchronized_runs_have_no_per_item_remainder():
     account = item_account(_reports(), one_per_item=False)
     assert 'unaccounted' not in account and not complete(account)
+
+
+def test_sources_ready_counts_only_sources_whose_writer_matched():
+    reports = {
+        '/s0': {'role': 'source', 'counts': {'ready': 1}},
+        '/s1': {'role': 'source', 'counts': {'ready': 0}},
+        '/s2': {'role': 'source', 'counts': {}},
+        '/s3': {'role': 'source'},
+        '/model': {'role': 'model', 'counts': {'ready': 1}},
+    }
+    assert sources_ready(reports) == 1
+    assert sources_ready({}) == 0

@@ -26,6 +26,17 @@ ACCOUNT_KEYS = ('sources', 'sources_finished', 'produced', 'skipped_late', 'fail
                 'shed', 'not_fetched', 'failed', 'predicted', 'duplicates_dropped')
 
 
+def sources_ready(reports: Mapping[str, Mapping[str, Any]]) -> int:
+    """
+    Return how many sources say their header writer matched every planned subscriber.
+
+    :param reports: node name -> its newest account (``counts.ready`` is 1 once matched,
+        see the ``wait_subscribers`` parameter of the workload source)
+    """
+    return sum(1 for r in reports.values()
+               if r.get('role') == 'source' and (r.get('counts') or {}).get('ready') == 1)
+
+
 def complete(account: Mapping[str, int]) -> bool:
     """Whether every source finished and every produced item is accounted for."""
     return (account.get('sources', 0) > 0 and account['sources_finished'] == account['sources']

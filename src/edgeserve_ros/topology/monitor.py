@@ -2,8 +2,21 @@
 ``topology_monitor``: watches a topology's predictions and labels; prints live accuracy.
 
 Real-time accuracy (paper section 6.2.3): each prediction is compared with the last label
-known when the prediction arrived. Prints one JSON line per second (``"event": "progress"``)
-and a final summary (``"event": "summary"``) that the runner and the benchmarks read.
+known when the prediction arrived. Prints ``{"event": "ready", "start_time": ...}`` once it
+gives the sources their start time (the barrier, :mod:`.barrier`), one JSON line per second
+(``"event": "progress"``) and a final summary (``"event": "summary"``) that the runner
+(:mod:`.deploy`) and the benchmarks read. Besides the progress keys the summary has
+``account`` (:mod:`.account`), ``start_time`` (wall clock of item 0; None while not ready),
+``first`` and ``last`` (wall-clock arrival of the first and last prediction, or None),
+``matched`` (predictions whose inputs named a known label), ``workers`` (predictions per
+``worker`` field of the payload: queue workers), ``found_in_all`` / ``found_known``
+(predictions whose ``found_in_all``, top level or in ``extra``, is true / is given: QR), and
+``waiting_for`` (what the barrier still missed; empty once ready).
+
+The run ends ``--seconds`` after the first prediction, after ``--idle`` seconds without a
+prediction, after ``--expect`` predictions, ``--drain`` seconds after the last prediction
+once every source has finished, when every item is accounted for (``--one-per-item``), when
+no prediction came within ``--startup`` seconds, or on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ from edgeserve_ros.ros.account import ACCOUNT_TOPIC
 from edgeserve_ros.ros.qos import ACCOUNT_READER_QOS, HEADER_QOS, START_QOS
 from edgeserve_ros.ros.spin import stop_signals
 from edgeserve_ros.ros.timeconv import from_sec, to_sec
-from edgeserve_ros.topology.account import complete, item_account
+from edgeserve_ros.topology.account import complete, item_account, sources_ready
 
 
 class Monitor(Node):
@@ -45,6 +58,13 @@ class Monitor(Node):
         self.matched: List[bool] = []
         self.end_to_end: List[float] = []
         self.last: Optional[Dict[str, Any]] = None
+        #: predictions per queue worker, and QR pairs found in every view
+        self.workers: Dict[str, int] = {}
+        self.found = {'found_in_all': 0, 'found_known': 0}
+        #: wall-clock start time given to the sources (the barrier), once published
+        self.start_time: Optional[float] = None
+        #: what the start barrier still waits for (see _missing)
+        self.waiting_for: List[str] = []
         self.create_subscription(PayloadHeader, predictions, self._on_prediction, HEADER_QOS)
         if labels:
             self.create_subscription(PayloadHeader, labels, self._on_label, HEADER_QOS)
@@ -69,6 +89,13 @@ class Monitor(Node):
             self.matched.append(value.get('label') == truth[0])
         self.end_to_end.append(now - (min(stamps) if stamps else to_sec(msg.header.stamp)))
         self.last = value
+        worker = value.get('worker')
+        if isinstance(worker, str) and (worker in self.workers or len(self.workers) < 4096):
+            self.workers[worker] = self.workers.get(worker, 0) + 1
+        found = value.get('found_in_all', (value.get('extra') or {}).get('found_in_all'))
+        if found is not None:
+            self.found['found_known'] += 1
+            self.found['found_in_all'] += bool(found)
 
     def _on_label(self, msg: PayloadHeader) -> None:
         value = self._payload(msg)
@@ -104,7 +131,11 @@ class Monitor(Node):
                'last_label': (self.last or {}).get('label'),
                'last_truth': self.labels[-1][1] if self.labels else None}
         if event == 'summary':
-            out['account'] = self.account()
+            arrivals = [t for t, _ in self.predictions]
+            out.update(account=self.account(), matched=len(self.matched), workers=self.workers,
+                       first=arrivals[0] if arrivals else None,
+                       last=arrivals[-1] if arrivals else None, start_time=self.start_time,
+                       waiting_for=self.waiting_for, **self.found)
         return out
 
 
@@ -126,19 +157,34 @@ def arguments() -> argparse.ArgumentParser:
                         help='publish the common start time (std_msgs/Header) here')
     parser.add_argument('--startup', type=float, default=90.0,
                         help='give up when no prediction came within this many seconds')
+    parser.add_argument('--expect', type=int, default=0,
+                        help='stop once this many predictions came (0: no such bound)')
+    parser.add_argument('--drain', type=float, default=0.0,
+                        help='once every source has finished, stop after this many seconds '
+                             'without a prediction (0: off)')
     parser.add_argument('--one-per-item', action='store_true',
                         help='each produced item yields one prediction: the account at the '
                              'end says how many none of its counters explains')
     return parser
 
 
-def _ready(node: Monitor, args: argparse.Namespace, need_pub: Dict[str, int],
-           need_sub: Dict[str, int]) -> bool:
-    matched = sum(1 for r in node.accounts.values()
-                  if r.get('role') == 'source' and (r.get('counts') or {}).get('ready') == 1)
-    return matched >= args.sources and node.count_publishers(args.predictions) > 0 and all(
-        node.count_publishers(t) >= n for t, n in need_pub.items()) and all(
-        node.count_subscribers(t) >= n for t, n in need_sub.items())
+def _missing(node: Monitor, args: argparse.Namespace, need_pub: Dict[str, int],
+             need_sub: Dict[str, int]) -> List[str]:
+    """Return what the start barrier still waits for (empty: every node is up)."""
+    need_pub = {args.predictions: 1, **need_pub}
+    missing = [f'{t}: {have}/{n} publishers' for t, n in need_pub.items()
+               if (have := node.count_publishers(t)) < n]
+    missing += [f'{t}: {have}/{n} subscribers' for t, n in need_sub.items()
+                if (have := node.count_subscribers(t)) < n]
+    if (ready := sources_ready(node.accounts)) < args.sources:
+        missing.append(f'sources with matched writers: {ready}/{args.sources}')
+    return missing
+
+
+def _drained(node: Monitor) -> bool:
+    """Whether every source has said it published its last item."""
+    account = node.account()
+    return account['sources'] > 0 and account['sources_finished'] == account['sources']
 
 
 def _watch(node: Monitor, args: argparse.Namespace) -> float:
@@ -150,12 +196,14 @@ def _watch(node: Monitor, args: argparse.Namespace) -> float:
         if args.start_topic else None
     while rclpy.ok():
         try:
-            if not ready and _ready(node, args, need_pub, need_sub):
-                ready = True  # every node is up: give the sources one start time
+            if not ready:
+                node.waiting_for = _missing(node, args, need_pub, need_sub)
+                ready = not node.waiting_for
+            if ready and node.start_time is None:  # every node is up: one start time for all
+                node.start_time = round(time.time() + 0.5, 6)
                 if start_pub is not None:
-                    go = Header(stamp=from_sec(time.time() + 0.5), frame_id='start')
-                    start_pub.publish(go)
-                print(json.dumps({'event': 'ready'}), flush=True)
+                    start_pub.publish(Header(stamp=from_sec(node.start_time), frame_id='start'))
+                print(json.dumps({'event': 'ready', 'start_time': node.start_time}), flush=True)
             rclpy.spin_once(node, timeout_sec=0.05)
         except Exception:  # noqa: BLE001 - the context went away under a call
             if rclpy.ok():
@@ -174,9 +222,16 @@ def _watch(node: Monitor, args: argparse.Namespace) -> float:
             break
         if node.one_per_item and complete(node.account()):
             break  # every item produced is predicted or accounted for
+        if args.expect and len(node.predictions) >= args.expect:
+            break
+        if args.drain and start is not None and now - last_change > args.drain \
+                and _drained(node):
+            break  # the sources are done and the output went quiet
         if start is None and now - last_change > args.startup:
-            node.get_logger().error(f'no prediction on {args.predictions} within '
-                                    f'{args.startup:.0f} s')
+            node.get_logger().error(
+                f'no prediction on {args.predictions} within {args.startup:.0f} s' + (
+                    f'; not ready, waiting for {"; ".join(node.waiting_for)}'
+                    if node.waiting_for else ''))
             break
     return (last_change - start) if start is not None else 0.0
 
