@@ -190,7 +190,7 @@ def _discovery(doc: Mapping, hosts: Tuple[str, ...]) -> Dict[str, Any]:
         extra = sorted(set(section) - {'mode'})
         if extra:
             raise TopologyError(f'discovery.{extra[0]}: only used with mode: server')
-        return {}
+        return {'discovery_host': hosts[0]}
     port = get_key(section, 'port', 'discovery.', (int,), DISCOVERY_PORT)
     if not 1024 <= port <= 65535:
         raise TopologyError(f'discovery.port: {port} is outside 1024..65535')
