@@ -43,15 +43,27 @@ def render(count):
     return frames
 
 
-def start(tmp, domain):
+SEED_GATEWAY = {'ws_in_flight': 16, 'max_client_queue': 32, 'max_queue': 64}
+
+
+def start(tmp, domain, modes=None, params=None, gateway=None):
+    """Start one fixed_delay model_node per mode and the gateway; return (url, procs).
+
+    ``modes``: name -> (max_batch, max_delay); ``params``: fixed_delay parameters;
+    ``gateway``: web_gateway_node parameters. The defaults are this benchmark's. The
+    gateway is the last process (``procs[-1]``).
+    """
+    modes = MODES if modes is None else modes
+    params = {'delay_ms': 150, 'per_item_ms': 4} if params is None else params
+    gateway = SEED_GATEWAY if gateway is None else gateway
     models = [{'name': m, 'kind': 'function', 'target': 'edgeserve_ros.models.zoo.fixed_delay',
-               'params': {'delay_ms': 150, 'per_item_ms': 4}, 'inputs': ['image']}
-              for m in MODES]
+               'params': dict(params), 'inputs': ['image']}
+              for m in modes]
     path = os.path.join(tmp, 'models.yaml')
     with open(path, 'w') as f:
         yaml.safe_dump({'models': models}, f)
     env, procs = C.child_env(domain), []
-    for mode, (batch, delay) in MODES.items():
+    for mode, (batch, delay) in modes.items():
         procs.append(subprocess.Popen(
             [sys.executable, '-m', 'edgeserve_ros.models.model_node', '--ros-args', '-r',
              f'__node:={mode}_model', '-p', f'model_file:={path}', '-p', f'model:={mode}',
@@ -61,8 +73,8 @@ def start(tmp, domain):
     port_file = os.path.join(tmp, 'port')
     procs.append(subprocess.Popen(
         [sys.executable, '-m', 'edgeserve_ros.web.web_gateway_node', '--ros-args', '-p',
-         'port:=0', '-p', f'port_file:={port_file}', '-p', f'models:=[{",".join(MODES)}]',
-         '-p', 'ws_in_flight:=16', '-p', 'max_client_queue:=32', '-p', 'max_queue:=64'],
+         'port:=0', '-p', f'port_file:={port_file}', '-p', f'models:=[{",".join(modes)}]',
+         *[a for k, v in gateway.items() for a in ('-p', f'{k}:={v}')]],
         env=env, stderr=subprocess.DEVNULL))
     url = ''
 
