@@ -124,6 +124,30 @@ def test_decode_pool_is_bounded():
         pool.close()
 
 
+def test_cancelled_decodes_give_their_slots_back():
+    """A socket closed with 1013 cancels its waiting decodes: their slots must come back."""
+    import threading
+
+    pool = DecodePool(1, 4, 10_000, 100)
+    image = png(np.zeros((5, 5, 3), np.uint8))
+    gate = threading.Event()
+    pool._pool.submit(gate.wait)  # the one thread is busy: the next decodes wait in line
+
+    async def main():
+        waiting = [asyncio.ensure_future(pool.decode(image)) for _ in range(4)]
+        await asyncio.sleep(0)  # they took their slots and queued
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        gate.set()
+        return await asyncio.gather(*[pool.decode(image) for _ in range(4)])
+    try:
+        assert [d.width for d in asyncio.run(main())] == [5] * 4  # all 4 slots free again
+    finally:
+        gate.set()
+        pool.close()
+
+
 async def _chunks(parts):
     for part in parts:
         yield part

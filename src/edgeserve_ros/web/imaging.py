@@ -125,10 +125,7 @@ class DecodePool:
         self.max_pixels, self.max_side = max_pixels, max_side
 
     def _run(self, data: bytes) -> DecodedImage:
-        try:
-            return decode(data, self.max_pixels, self.max_side)
-        finally:
-            self._slots.release()
+        return decode(data, self.max_pixels, self.max_side)
 
     async def decode(self, data: bytes) -> DecodedImage:
         """Decode ``data`` off the event loop."""
@@ -139,6 +136,9 @@ class DecodePool:
         except RuntimeError:  # pool shut down
             self._slots.release()
             raise ImageError(503, 'gateway shutting down') from None
+        # the slot comes back when the decode ends *or is cancelled before it ran* (a socket
+        # closed with 1013 cancels its waiting decodes; a release inside _run leaked them)
+        future.add_done_callback(lambda _: self._slots.release())
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:

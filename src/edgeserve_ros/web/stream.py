@@ -99,6 +99,9 @@ async def stream_endpoint(ws: WebSocket) -> None:
     finally:
         svc.metrics.inc('edgeserve_web_requests_total', route=route, code=str(code))
         sender.cancel()
+        if queue.qsize():  # frames whose answers will never be sent: counted, not lost
+            svc.metrics.inc('edgeserve_web_shed_total', queue.qsize(),
+                            reason='socket_closed' if code != 1000 else 'client_left')
         for task, ticket in tasks:  # nobody reads the rest: free its tickets now (a task
             task.cancel()  # cancelled before it started never runs its own release)
             svc.admission.release(ticket)
