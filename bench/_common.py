@@ -36,6 +36,15 @@ _T0 = time.monotonic()
 
 # -- progress and small utilities -------------------------------------------------------
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit`` so a bench's cleanup (``finally``, ``with``) runs."""
+    import signal
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, _raise)
+
+
 def progress(text: str) -> None:
     """Print one progress line on stderr, prefixed with seconds since start."""
     print(f'[{time.monotonic() - _T0:7.1f}s] {text}', file=sys.stderr, flush=True)

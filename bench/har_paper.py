@@ -4,16 +4,18 @@ One command: ``bash scripts/dev bench har_paper [--quick] [--count N] [--periods
 
 Every point is a real topology run of ``config/topologies/har.yaml`` (4 ``workload_source``
 processes playing the held-out Opportunity-like run at 2x speed, ~60 Hz per source) started
-with the node plan and launcher of ``edgeserve_ros.topology.run``, in its own ROS domain:
+by the project's one launcher, ``edgeserve_ros.topology.deploy`` (the plan, the start
+barrier and the monitor of ``topology.run``), in its own ROS domain:
 
 * ``centralized``: sources -> sync_node -> model_node (all 134 columns);
 * ``parallel``: sources -> sync_node -> shared_queue -> 4 queue_workers;
 * ``decentralized``: 4 local model_nodes (one per source) -> ensemble (majority vote).
 
-A recorder child of this script (``--role record``)
-subscribes to the final prediction stream, the label stream and (decentralized) the four
-local prediction streams, and keeps one record per prediction: arrival time, the input
-provenance stamps and sequence numbers, the predicted label. From these records:
+A recorder child of this script (``--role record``, an observer process of the launcher:
+the start barrier waits for its subscriptions) subscribes to the final prediction stream,
+the label stream and (decentralized) the four local prediction streams, and keeps one
+record per prediction: arrival time, the input provenance stamps and sequence numbers, the
+predicted label. From these records:
 
 * Fig. 8 backlog: end-to-end latency (arrival minus the oldest input stamp) of the
   prediction of the newest example;
@@ -36,7 +38,6 @@ import json
 import math
 import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,8 +45,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import (child_env, child_exit, emit, fmt, JsonChild, machine_info,  # noqa: E402
-                     md_table, percentile, progress, pyplot, save_figure, RESULTS_DIR, self_argv,
+from _common import (child_exit, emit, fmt, JsonChild, machine_info, md_table,  # noqa: E402
+                     percentile, progress, pyplot, save_figure, RESULTS_DIR, self_argv,
                      targets_table, write_csv, write_md)
 
 DOMAIN_ID = 158
@@ -57,7 +58,8 @@ DELAYED_SOURCE = 1  # imu_back_right_arm
 DELAY_S = 0.025
 TABLE2_PERIOD_MS = 30
 QUIET_S = 1.5  # a run ends this long after the last prediction (sources done)
-START_S = 4.0  # sources start this long after launch (discovery), as topology.run does
+PREDICTIONS = '/har/predictions'
+LABELS = '/edgeserve/labels'
 LOCAL_TOPICS = tuple(f'/har/{s}_prediction' for s in ('accelerometers', 'imu_back_right_arm',
                                                       'imu_left_arm', 'imu_shoes'))
 #: Paper numbers. Fig. 8/10/11/12 are figures only: their text gives the qualitative result.
@@ -183,64 +185,35 @@ def write_config(topology: str, period_ms: float, count: int, delayed: bool,
 def run_one(topology: str, period_ms: float, count: int, delayed: bool, domain: int,
             folder: str) -> Dict[str, Any]:
     """Run one topology with the recorder beside it; return its records."""
-    from edgeserve_ros.topology.plan import plan, readiness
-    from edgeserve_ros.topology.run import DEFAULT_MODELS_DIR, Launcher, load
-    from edgeserve_ros.workloads.prepare import models_file
+    from edgeserve_ros.topology.deploy import deployed, Observer
+    from edgeserve_ros.topology.run import load
 
     spec = load(write_config(topology, period_ms, count, delayed, folder), [])
-    nodes = plan(spec, str(models_file(spec, DEFAULT_MODELS_DIR)))
-    env = child_env(domain)
-    rec = JsonChild(self_argv(__file__, 'record', [
-        '--predictions', '/har/predictions', '--labels', '/edgeserve/labels',
-        '--local', ','.join(LOCAL_TOPICS) if topology == 'decentralized' else '']),
-        env=env, name='recorder')
-    py = sys.executable
-    log = ['--log-level', 'warn']
+    local = list(LOCAL_TOPICS) if topology == 'decentralized' else []
+    # the recorder is an observer of the one launcher: the start barrier waits for its
+    # subscriptions too, so it sees every prediction and label from the first
+    recorder = Observer(spec.hosts[0], self_argv(__file__, 'record', [
+        '--predictions', PREDICTIONS, '--labels', LABELS, '--local', ','.join(local)]),
+        subscribes=[PREDICTIONS, LABELS, *local], pipes=True)
     started = time.monotonic()
-    try:
-        rec.expect('ready', 60)
-        with Launcher(spec, domain, netns=False) as launcher:
-            sources = [n for n in nodes if n.module.endswith('workloads.source_node')]
-            for node in nodes:
-                if node not in sources:
-                    launcher.start(node.host, [py, '-m', node.module, *node.ros_args(), *log],
-                                   stderr=subprocess.DEVNULL)
-            # every model loaded and publishing (the sources, started next, left out)
-            need = {t: n for t, n in readiness(nodes)[0].items()
-                    if t not in {s.params['stream'] for s in sources}}
-            deadline = time.monotonic() + 90
-            while True:  # every model loaded and publishing: no start-up backlog
-                rec.send(cmd='status', topics=list(need))
-                pubs = rec.expect('status', 30)['publishers']
-                if all(pubs.get(t, 0) >= n for t, n in need.items()):
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f'{topology}: nodes not up in 90 s: {pubs}')
-                time.sleep(0.2)
-            begin = time.time() + START_S
-            procs = [launcher.start(n.host, [py, '-m', n.module, *n.ros_args(),
-                                             '-p', f'start_time:={begin:.3f}', *log],
-                                    stderr=subprocess.DEVNULL) for n in sources]
-            playback_end = begin + count * ROW_PERIOD_S
-            deadline = playback_end + 60.0
-            while time.time() < deadline:  # until the sources are done and output is quiet
-                time.sleep(0.5)
-                rec.send(cmd='status', topics=[])
-                last = rec.expect('status', 30)['last_arrival']
-                sources_done = all(p.poll() is not None for p in procs)
-                if (time.time() > playback_end and sources_done
-                        and (last is None or time.time() - last > QUIET_S)):
-                    break
-        wall = time.monotonic() - started
-        dump = os.path.join(folder, 'records.json')
-        rec.send(cmd='dump', path=dump)
-        rec.expect('dumped', 30)
-        with open(dump) as f:
-            data = json.load(f)
-    finally:
-        rec.stop()
+    playback = count * ROW_PERIOD_S
+    # the run ends QUIET_S after the last prediction once every source has finished
+    with deployed(spec, domain_id=domain, drain=QUIET_S, idle=60.0, seconds=playback + 60.0,
+                  startup=180.0, observers=[recorder], quiet=True) as run:
+        rec = JsonChild(proc=run.observers[0], name='recorder')
+        try:
+            rec.expect('ready', 60)
+            run.summary(playback + 120.0)
+            wall = time.monotonic() - started
+            dump = os.path.join(folder, 'records.json')
+            rec.send(cmd='dump', path=dump)
+            rec.expect('dumped', 30)
+            with open(dump) as f:
+                data = json.load(f)
+        finally:
+            rec.stop()
     data['wall_s'] = wall
-    data['begin'] = begin
+    data['begin'] = run.start_time
     return data
 
 
@@ -396,43 +369,48 @@ def report(name: str, results: Dict[Tuple[str, float, bool], Dict[str, Any]],
     plot(name, results, periods)
 
 
+def _rule(doc: Dict[str, Any]) -> str:
+    return doc['decentralized']['ensemble']['rule']
+
+
 def method_text(periods: Sequence[float], count: int, total_s: float) -> str:
     """Return the method section."""
     import yaml
     return f"""
 Each point is one run of `config/topologies/har.yaml`: the nodes of
 `edgeserve_ros.topology.plan.plan` (the plan `python -m edgeserve_ros.topology.run` and the
-launch file start), started as processes with `edgeserve_ros.topology.run.Launcher` (all on
-this host, shared memory + DDS, ROS domain {DOMAIN_ID}), with `topology` in {{centralized,
+launch file start), started by `edgeserve_ros.topology.deploy.deployed` behind the
+topology's start barrier (all on this host, shared memory + DDS, ROS domain {DOMAIN_ID}), with
+`topology` in {{centralized,
 parallel, decentralized}}, `timing.period` in
 {{{', '.join(f'{p:g}' for p in periods)}}} ms (`max_skew` 20 ms, `max_age` 0.5 s,
-`policy: impute`, the file's defaults; decentralized: `ensemble.rule`
-`{yaml.safe_load(CONFIG.read_text())['ensemble']['rule']}`) and `count: {count}` rows per source
+`policy: impute`, the file's defaults; decentralized: `decentralized.ensemble.rule`
+`{_rule(yaml.safe_load(CONFIG.read_text()))}`) and `count: {count}` rows per source
 ({count * ROW_PERIOD_S:.1f} s of playback at 2x speed, ~60 Hz per source). Table 2's delayed
 runs set `sources[{DELAYED_SOURCE}].header_delay: {DELAY_S}` (the source's fault layer holds
 every header of `imu_back_right_arm` back 25 ms; the stamps stay the collection times). The
 no-delay column of Table 2 is the 30 ms run of the sweep. Total time {total_s:.0f} s.
 
-Unlike `topology.run` (which starts the sources 4 s after the *final* prediction publisher
-appears), the sources start only once every model has loaded and publishes (the model node;
-the 4 queue workers; the 4 local models and the ensemble): with `run.py`'s rule the local
-models and queue workers of a loaded 2-core host come up seconds after the sources began, and
-the start-up queue would dominate the short runs. A run ends {QUIET_S} s after the last
-prediction once all sources are done (at most 60 s after the playback end).
+The sources start only once every node has loaded and subscribed (the start barrier of
+`topology.run` and the launch file: `plan.readiness`, and every source's header writer
+matched its subscribers), so no start-up queue dominates the short runs. A run ends
+{QUIET_S} s after the last prediction once every source has finished (the monitor's
+`--drain`; at most 60 s after the playback end).
 
 A recorder process (this script, `--role record`) subscribes to `/har/predictions` and
 `/edgeserve/labels` (plus the four local prediction streams when decentralized) before the
-sources start. Per prediction it keeps its arrival time (`time.time()`, the one wall clock
-of this host), the oldest and newest input stamp and the newest input seq of its provenance
-(`inputs` of the prediction JSON; for the ensemble, the local predictions' inputs), and the
-label. End-to-end latency = arrival - oldest input stamp (collection time): this is what
-Fig. 9 plots over the input seq (the paper's "consumer receiving latency" counts the
-queueing at the leader; ours also includes the model's processing, ~2 ms). Backlog (§6.2.2)
-= end-to-end latency of the prediction of the newest example. Real-time accuracy / F1 use
-`edgeserve_ros.models.metrics` (macro F1 over the 5 classes; each prediction against the
-last label known at its arrival). Excess = predictions issued - input examples (rows per
-source); for decentralized the local models' inferences are given too. Stability = sample
-std and IQR of the intervals between consecutive prediction arrivals.
+sources start (the barrier waits for its subscriptions). Per prediction it keeps its arrival
+time (`time.time()`, the one wall clock of this host), the oldest and newest input stamp and
+the newest input seq of its provenance (`inputs` of the prediction JSON; for the ensemble,
+the local predictions' inputs), and the label. End-to-end latency = arrival - oldest input
+stamp (collection time): this is what Fig. 9 plots over the input seq (the paper's "consumer
+receiving latency" counts the queueing at the leader; ours also includes the model's
+processing, ~2 ms). Backlog (§6.2.2) = end-to-end latency of the prediction of the newest
+example. Real-time accuracy / F1 use `edgeserve_ros.models.metrics` (macro F1 over the 5
+classes; each prediction against the last label known at its arrival). Excess = predictions
+issued - input examples (rows per source); for decentralized the local models' inferences
+are given too. Stability = sample std and IQR of the intervals between consecutive
+prediction arrivals.
 
 What is scaled, and what differs from the paper:
 

@@ -30,10 +30,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
-from _common import (BENCH_DIR, fmt, machine_info, md_table, progress, pyplot, ratio,
-                     save_figure, targets_table, write_csv, write_md)
-from parallel_launch import exit_on_sigterm, run_topology
+from _common import (BENCH_DIR, exit_on_sigterm, fmt, machine_info, md_table, progress,
+                     pyplot, ratio, save_figure, targets_table, write_csv, write_md)
 
+from edgeserve_ros.topology.deploy import run_topology
 from edgeserve_ros.topology.run import DEFAULT_MODELS_DIR, load
 
 NAME = 'nids_topologies'
@@ -51,6 +51,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--count', type=int, default=None, help='flows per source (default 200)')
     p.add_argument('--repeats', type=int, default=None, help='rounds (default 1)')
     p.add_argument('--delay-ms', type=float, default=20.0, help='fixed_delay variant, ms')
+    p.add_argument('--domain-id', type=int, default=DOMAIN_ID, help='ROS_DOMAIN_ID of the run')
     p.add_argument('--name', default=NAME)
     return p.parse_args(argv)
 
@@ -65,17 +66,17 @@ def delay_models(path: str, delay_ms: float) -> str:
     return path
 
 
-def measure(topology: str, model: str, models: Optional[str], count: int) -> Dict[str, Any]:
+def measure(topology: str, model: str, models: Optional[str], count: int,
+            domain_id: int = DOMAIN_ID) -> Dict[str, Any]:
     """Run one topology once; return its row."""
     spec = load(CONFIG, [f'topology={topology}', f'count={count}', f'speed={SPEED}'])
     if models is None:
         from edgeserve_ros.workloads.prepare import models_file
         models = str(models_file(spec, pathlib.Path(DEFAULT_MODELS_DIR)))
     expect = count * len(spec.sources)
-    for attempt in range(2):  # a source discovered late loses its first flows: retry once
-        s = run_topology(spec, models, domain_id=DOMAIN_ID, expect=expect, idle=3.0,
-                         timeout=20.0 + expect * 0.06,
-                         lead=12.0 * (attempt + 1))
+    for attempt in range(2):  # the start barrier holds the sources until all are up
+        s = run_topology(spec, domain_id=domain_id, models=models, expect=expect, idle=3.0,
+                         seconds=20.0 + expect * 0.06)
         if s['predictions'] >= 0.98 * expect:
             break
         progress(f'{topology}/{model}: only {s["predictions"]}/{expect} predictions, retrying')
@@ -102,7 +103,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for rep in range(repeats):
         for model, models in variants:
             for topology in TOPOLOGIES:
-                row = measure(topology, model, models, count)
+                row = measure(topology, model, models, count, args.domain_id)
                 row['repeat'] = rep
                 rows.append(row)
                 progress(f'round {rep + 1}/{repeats} {model} {topology}: {row["predictions"]}'
@@ -159,8 +160,9 @@ def report(args: argparse.Namespace, rows: List[Dict[str, Any]],
         f'{SPEED * 100:g} flows/s, so every topology works through a backlog. Nodes are the '
         '`topology.plan.plan` of the file, started as processes on this machine (the 5 '
         'hosts of the file are not namespaces here: the comparison is about compute, and '
-        'all processes share the same 2 cores). Item 0 is due 12 s after launch; every model '
-        'node / worker is checked to be discovered before that. Throughput = `(n - 1) / '
+        'all processes share the same 2 cores). The sources start at the start barrier of '
+        '`topology.deploy` (every model node / worker up, every source\'s writer matched). '
+        'Throughput = `(n - 1) / '
         '(last - first prediction arrival)` at the '
         'monitor; per-example accuracy = predictions whose label equals the ground truth of '
         f'the flow they name (the monitor matches stamps). {repeats} round(s), median.\n\n'

@@ -9,11 +9,12 @@ processes running ``kind: function`` ``edgeserve_ros.models.zoo.fixed_delay`` wi
 ``parallel`` topology of :func:`edgeserve_ros.topology.plan.plan`, all nodes on one host.
 
 Throughput = completed items per second on the prediction stream,
-``(n - 1) / (last arrival - first arrival)``. Item 0 is due 12 s after launch; all N
-workers are checked to be discovered before. Rounds run N = 1, 2, 3, 4 back to back
-(side by side under the same load); each round is repeated and the median speed-up is
-reported. A second variant runs the workers with ``prefetch: true`` (next pull overlaps
-the model), N = 1 and 4 only.
+``(n - 1) / (last arrival - first arrival)``. Each run goes through the project's one
+launcher (``edgeserve_ros.topology.deploy.run_topology``): the source starts at the start
+barrier, once all N workers (and the queue) are up and its writer matched. Rounds run
+N = 1, 2, 3, 4 back to back (side by side under the same load); each round is repeated and
+the median speed-up is reported. A second variant runs the workers with ``prefetch: true``
+(next pull overlaps the model), N = 1 and 4 only.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
-from _common import (fmt, machine_info, md_table, progress, pyplot, ratio, save_figure,
-                     targets_table, write_csv, write_md)
-from parallel_launch import exit_on_sigterm, run_topology
+from _common import (exit_on_sigterm, fmt, machine_info, md_table, progress, pyplot, ratio,
+                     save_figure, targets_table, write_csv, write_md)
 
+from edgeserve_ros.topology.deploy import run_topology
 from edgeserve_ros.topology.spec import parse_topology
 
 NAME = 'parallel_speedup'
@@ -47,6 +48,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--delay-ms', type=float, default=50.0, help='model time per item')
     p.add_argument('--workers', default=None, help='comma list of N (default 1,2,3,4)')
     p.add_argument('--no-prefetch', action='store_true', help='skip the prefetch variant')
+    p.add_argument('--domain-id', type=int, default=DOMAIN_ID, help='ROS_DOMAIN_ID of the run')
     p.add_argument('--name', default=NAME)
     return p.parse_args(argv)
 
@@ -55,21 +57,20 @@ def spec_for(workers: int, items: int) -> Any:
     """Return the one-source parallel topology with ``workers`` workers."""
     return parse_topology({
         'name': 'pspeed', 'workload': 'nids', 'topology': 'parallel', 'speed': 4.0,
-        'count': items, 'seed': 0, 'timing': {'period': 0.01, 'max_skew': 0.005},
+        'count': items, 'seed': 0,
         'hosts': ['leader'], 'sources': [{'name': 'flows', 'part': 0, 'host': 'leader'}],
-        'models': {'central': 'delay', 'host': 'leader', 'workers': workers,
-                   'max_batch': 1}})
+        'models': {'max_batch': 1},
+        'parallel': {'model': 'delay', 'host': 'leader', 'workers': workers}})
 
 
-def measure(workers: int, items: int, models: str, prefetch: bool) -> Dict[str, Any]:
+def measure(workers: int, items: int, models: str, prefetch: bool,
+            domain_id: int = DOMAIN_ID) -> Dict[str, Any]:
     """Run one N-worker run; return its row."""
     spec = spec_for(workers, items)
     extra = {f'worker_{i}': {'prefetch': prefetch} for i in range(workers)}
-    for attempt in range(2):  # a source discovered late loses its first items: retry once
-        s = run_topology(spec, models, domain_id=DOMAIN_ID, expect=items, idle=3.0,
-                         timeout=15.0 + items * 0.06,
-                         extra_params=extra,
-                         lead=12.0 * (attempt + 1))
+    for attempt in range(2):  # the start barrier holds the source until all are up
+        s = run_topology(spec, domain_id=domain_id, models=models, expect=items, idle=3.0,
+                         seconds=15.0 + items * 0.06, params=extra)
         if s['predictions'] >= items:
             break
         progress(f'N={workers}: only {s["predictions"]}/{items} predictions, retrying')
@@ -100,7 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for rep in range(repeats):
         for prefetch in variants:
             for n in (counts if not prefetch else [c for c in counts if c in (1, 4)]):
-                row = measure(n, items, models, prefetch)
+                row = measure(n, items, models, prefetch, args.domain_id)
                 row['repeat'] = rep
                 rows.append(row)
                 progress(f'round {rep + 1}/{repeats} prefetch={prefetch} N={n}: '
@@ -152,8 +153,9 @@ def report(args: argparse.Namespace, rows: List[Dict[str, Any]],
         f'queue holds a backlog from the start) -> `shared_queue_node` -> N `queue_worker` '
         f'processes, all on this host (the `parallel` plan of `topology.plan`). The model is '
         f'`kind: function` `edgeserve_ros.models.zoo.fixed_delay` with `delay_ms: '
-        f'{args.delay_ms:g}` (sleeps per micro-batch), `max_items: 1`. Item 0 is due 12 s after '
-        f'launch; all N workers are checked to be discovered before. Throughput = '
+        f'{args.delay_ms:g}` (sleeps per micro-batch), `max_items: 1`. The source starts at the '
+        f'start barrier of `topology.deploy` (all N workers and the queue up, the source\'s '
+        f'writer matched). Throughput = '
         f'`(n - 1) / (last - first prediction arrival)` on the prediction stream. Each '
         f'round runs N = '
         f'{", ".join(str(s["workers"]) for s in summary if not s["prefetch"])} back to back '

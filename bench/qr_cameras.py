@@ -29,11 +29,11 @@ import pathlib
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from _common import (BENCH_DIR, fmt, machine_info, md_table, progress, pyplot, ratio,
-                     save_figure, targets_table, write_csv, write_md)
-from parallel_launch import exit_on_sigterm, run_topology
+from _common import (BENCH_DIR, exit_on_sigterm, fmt, machine_info, md_table, progress,
+                     pyplot, ratio, save_figure, targets_table, write_csv, write_md)
 
 from edgeserve_ros.ros.dds_profile import profile_path, profile_variable, VARIABLES
+from edgeserve_ros.topology.deploy import run_topology
 from edgeserve_ros.topology.netns import netns_available
 from edgeserve_ros.topology.run import DEFAULT_MODELS_DIR, load
 
@@ -60,12 +60,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--limited-profile', default=CONSTRAINED,
                    help='Fast DDS profile of every node in the limited cases, with '
                         'asynchronous publication ("": the default profile)')
+    p.add_argument('--domain-id', type=int, default=DOMAIN_ID, help='ROS_DOMAIN_ID of the run')
     p.add_argument('--name', default=NAME)
     return p.parse_args(argv)
 
 
 def measure(delivery: str, limit: Optional[float], frames: int, speed: float,
-            profile: str = '') -> Dict[str, Any]:
+            profile: str = '', domain_id: int = DOMAIN_ID) -> Dict[str, Any]:
     """Run one case (its nodes with Fast DDS profile ``profile`` if given); return its row."""
     saved = {k: os.environ.get(k) for k in PROFILE_ENV}
     if profile:
@@ -74,22 +75,22 @@ def measure(delivery: str, limit: Optional[float], frames: int, speed: float,
         os.environ.update({profile_variable(): profile},
                           RMW_FASTRTPS_PUBLICATION_MODE='ASYNCHRONOUS')
     try:
-        return _measure(delivery, limit, frames, speed)
+        return _measure(delivery, limit, frames, speed, domain_id)
     finally:
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.update({key: value})
 
 
 def _measure(delivery: str, limit: Optional[float], frames: int,
-             speed: float) -> Dict[str, Any]:
+             speed: float, domain_id: int) -> Dict[str, Any]:
     spec = load(CONFIG, [f'delivery={delivery}', f'count={frames}', f'speed={speed}'])
     from edgeserve_ros.workloads.prepare import models_file
     models = str(models_file(spec, pathlib.Path(DEFAULT_MODELS_DIR)))
-    shape = {'leader': limit} if limit else None
+    shape = {'leader': limit} if limit else {}
     budget = 60.0 + (frames * 2 * 2.1 * 8 / limit if limit else 0.0) * 2.0
-    s = run_topology(spec, models, domain_id=DOMAIN_ID, netns=True, shape=shape, expect=frames,
-                     idle=8.0, timeout=budget, lead=15.0,
-                     extra_params={'model': {'fetch_timeout': 10.0}})
+    s = run_topology(spec, domain_id=domain_id, models=models, netns=True, shape=shape,
+                     expect=frames, idle=8.0, seconds=budget, startup=max(budget, 90.0),
+                     params={'model': {'fetch_timeout': 10.0}})
     n = s['predictions']
     duration = (s['last'] - s['start_time']) if n else float('nan')
     return {'delivery': delivery, 'limit_mbit': limit or 0, 'frames': frames, 'pairs': n,
@@ -114,7 +115,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for limit in limits:
         for delivery in ('lazy', 'eager'):
             row = measure(delivery, limit, frames, args.speed,
-                          args.limited_profile if limit else '')
+                          args.limited_profile if limit else '', args.domain_id)
             rows.append(row)
             progress(f'{delivery} limit {limit or "none"}: {row["pairs"]}/{frames} pairs in '
                      f'{row["duration_s"]:.1f} s ({row["fps"]:.2f} frames/s), found in both '
@@ -179,7 +180,8 @@ def report(args: argparse.Namespace, rows: List[Dict[str, Any]], frames: int) ->
         'pacing, the frames\' bursts overflow the tbf queue and no fetch completed in 30 s); '
         'the unlimited cases use `config/fastdds.xml`. The model node has `max_pending: 2` '
         '(qr.yaml): it fetches the newest pairs and skips the others. The cameras '
-        'play from 15 s after launch (all nodes are checked to be discovered first); the '
+        'start at the start barrier of `topology.deploy` (every node up, each camera\'s writer '
+        'matched); the '
         'model node\'s `fetch_timeout` is '
         '10 s (default 2 s: two 2 MB frames over a 20 Mbit/s link take ~1.7 s); the run '
         'ends when every pair is predicted or after 8 s without a prediction. Total '
