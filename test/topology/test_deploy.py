@@ -1,5 +1,7 @@
 """The one launcher (topology.deploy): options checked, observers in the barrier, fail fast."""
 
+from dataclasses import replace
+import pathlib
 import sys
 import time
 
@@ -96,3 +98,17 @@ def test_expect_stops_the_run_and_the_summary_has_the_bench_fields(domain_id, mo
         'worker_0', 'worker_1'}, summary
     assert summary['waiting_for'] == [] and summary['account']['unaccounted'] == 0, summary
     assert seen == 20  # the observer was subscribed before the source started
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_a_discovery_server_topology_runs_behind_its_server(domain_id, models):
+    port = 11811 + domain_id  # one server per test domain
+    spec = replace(_spec(workers=1, count=10), discovery='server', discovery_port=port)
+    with deployed(spec, domain_id=domain_id, models=models, expect=10, seconds=60.0) as run:
+        server = run.procs['discovery_server']
+        assert server.poll() is None and str(port) in server.args
+        environ = pathlib.Path(f'/proc/{run.procs["worker_0"].pid}/environ').read_bytes()
+        assert f'ROS_DISCOVERY_SERVER=127.0.0.1:{port}'.encode() in environ.split(b'\0')
+        summary = run.summary(90.0)
+    assert summary['predictions'] == 10 and summary['account']['unaccounted'] == 0, summary

@@ -186,7 +186,8 @@ def deployed(spec: TopologySpec, *, domain_id: int, models: Optional[str] = None
             lab.__enter__()
             for host, rate in (shape or {}).items():
                 lab.shape(host, rate)
-        discovery = discovery_plan(spec, lab.addr(spec.discovery_host) if lab else '')
+        server_host = lab.addr(spec.discovery_host) if lab and spec.discovery == 'server' else ''
+        discovery = discovery_plan(spec, server_host)
         if discovery.server:  # the venv's fastdds and its server binary
             path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', '')
             run.procs['discovery_server'] = start(discovery.host, discovery.server,
