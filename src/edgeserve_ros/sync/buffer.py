@@ -1,6 +1,7 @@
 """Per-stream header buffer: bounded, stamp-ordered, O(1) amortised per header."""
 
 from collections import deque
+import math
 from typing import Deque, List, Optional, Tuple
 
 from .stats import StreamStats
@@ -21,21 +22,25 @@ class StreamBuffer:
     """
 
     __slots__ = ('name', 'required', 'bound', 'queue', 'last', 'newest', 'interval', 'delay',
-                 'jitter', 'stats', 'max_skew')
+                 'jitter', 'stats', 'late', 'arrived', 'outage')
 
     def __init__(self, name: str, required: bool, bound: int, stats: StreamStats,
-                 max_skew: float = float('inf')) -> None:
+                 late: Tuple[float, float, float] = (math.inf, math.inf, 0.0)) -> None:
         """
         Create an empty buffer bounded to ``bound`` entries.
 
-        :param max_skew: a header delivered more than ``max_skew`` later than the stream's
-            usual delay (the backlog a reliable writer re-sends after an outage) does not
-            update the delay and jitter estimates, which predict the *next* punctual
-            arrival; errors and delay steps also count at most ``max_skew``. Learning from
-            the backlog made a recovered stream look seconds late, so it was imputed for
-            4-8 s after it was back (bench host_cutoff)
+        :param late: ``(late_factor, max_skew, default_interval)``. A stream silent for
+            more than ``late_factor`` intervals + ``max_skew`` had an outage; the burst that
+            ends it (the backlog a reliable writer re-sends, delivered back to back, each
+            more than ``max_skew`` later than the stream's usual delay) does not update the
+            delay and jitter estimates, which predict the *next* punctual arrival. Learning
+            from it made a recovered stream look seconds late, so it was imputed for 4-8 s
+            after it was back (bench host_cutoff). The first header that is punctual or
+            arrives spaced like its stamps ends the outage.
         """
-        self.max_skew = max_skew
+        self.late = late
+        self.arrived = -math.inf
+        self.outage = False
         self.name = name
         self.required = required
         self.bound = bound
@@ -47,6 +52,21 @@ class StreamBuffer:
         self.jitter = 0.0
         self.stats = stats
 
+    def _backlog(self, entry: Entry) -> bool:
+        """Whether ``entry`` belongs to the burst that ends an outage (see ``__init__``)."""
+        late_factor, max_skew, default_interval = self.late
+        interval = default_interval if self.interval is None else self.interval
+        since = entry[1] - self.arrived
+        self.arrived = entry[1]
+        if since > late_factor * interval + max_skew:
+            self.outage, burst = True, True  # the first header after the silence
+        else:
+            burst = since < interval / 2
+        backlog = (self.outage and burst and self.delay is not None
+                   and entry[1] - entry[0] > self.delay + max_skew)
+        self.outage = backlog
+        return backlog
+
     def push(self, entry: Entry) -> bool:
         """Buffer ``entry``; return False if it was rejected as stale."""
         stats = self.stats
@@ -55,28 +75,21 @@ class StreamBuffer:
         if not gap > 0:
             stats.stale += 1
             return False
-        delay = entry[1] - entry[0]
-        max_skew = self.max_skew
-        # more than max_skew later than usual: it missed its tick's budget anyway, and its
-        # delay says nothing about when the next header comes (an outage backlog)
-        backlog = self.delay is not None and delay > self.delay + max_skew
-        if self.interval is None:
+        if self._backlog(entry):
+            stats.backlog += 1
+        elif self.interval is None:
             if self.newest != float('-inf'):
                 self.interval = gap
-        elif not backlog:
+        else:
             assert self.delay is not None  # known from the previous header
-            # errors and delay steps count at most max_skew (a robust, Huber-like update):
-            # the last, nearly punctual headers of a backlog move the estimates a little
-            error = min(abs(entry[1] - (self.newest + self.interval + self.delay)), max_skew)
+            error = abs(entry[1] - (self.newest + self.interval + self.delay))
             self.jitter += EWMA_GAIN * (error - self.jitter)
             self.interval += EWMA_GAIN * (gap - self.interval)
-        else:
-            stats.backlog += 1
+        if not self.outage:
+            delay = entry[1] - entry[0]
+            self.delay = delay if self.delay is None else self.delay + EWMA_GAIN * (
+                delay - self.delay)
         self.newest = entry[0]
-        if self.delay is None:
-            self.delay = delay
-        elif not backlog:
-            self.delay += EWMA_GAIN * max(-max_skew, min(delay - self.delay, max_skew))
         queue = self.queue
         queue.append(entry)
         if len(queue) > self.bound:

@@ -60,7 +60,8 @@ class Synchronizer:
         for spec in config.streams:
             st = self.stats.streams[spec.name] = StreamStats()
             self._bufs.append(StreamBuffer(spec.name, spec.required, config.queue_bound(spec),
-                                           st, max(config.max_skew, 1e-3)))
+                                           st, (config.late_factor, config.max_skew,
+                                                config.period)))
         self._by_name = {b.name: b for b in self._bufs}
         self._required = [b.required for b in self._bufs]
         self._corrector: Optional[StampCorrector] = None
