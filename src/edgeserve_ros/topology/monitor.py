@@ -89,10 +89,13 @@ class Monitor(Node):
             self.matched.append(value.get('label') == truth[0])
         self.end_to_end.append(now - (min(stamps) if stamps else to_sec(msg.header.stamp)))
         self.last = value
-        worker = value.get('worker')
-        if isinstance(worker, str) and (worker in self.workers or len(self.workers) < 4096):
+        worker = value.get('worker')  # queue workers name themselves; '' or absent: not one
+        if isinstance(worker, str) and worker and (
+                worker in self.workers or len(self.workers) < 4096):  # bounded
             self.workers[worker] = self.workers.get(worker, 0) + 1
-        found = value.get('found_in_all', (value.get('extra') or {}).get('found_in_all'))
+        extra = value.get('extra')
+        found = value.get('found_in_all',
+                          extra.get('found_in_all') if isinstance(extra, dict) else None)
         if found is not None:
             self.found['found_known'] += 1
             self.found['found_in_all'] += bool(found)
