@@ -88,6 +88,7 @@ def test_model_node_waits_unconfigured_then_follows_ros2_lifecycle(domain_id, tm
     finally:
         code = run.interrupt()
         run.close()
+        _ros2(env, 'daemon', 'stop', timeout=30.0)  # `ros2 lifecycle` started one on our domain
     assert code == 0 and 'Traceback' not in run.text(), run.text()[-3000:]
 
 
@@ -105,4 +106,5 @@ def test_failed_configure_names_the_model_and_keeps_the_node_alive(domain_id, tm
     finally:
         code = run.interrupt()
         run.close()
+        _ros2(env, 'daemon', 'stop', timeout=30.0)  # `ros2 lifecycle` started one on our domain
     assert code == 0 and 'Traceback' not in run.text(), run.text()[-3000:]

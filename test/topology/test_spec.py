@@ -166,3 +166,15 @@ def test_discovery_server_is_selected_by_the_file():
     spec = parse_topology({**_doc(), 'discovery': {'mode': 'server', 'host': 's0'}})
     assert (spec.discovery, spec.discovery_host, spec.discovery_port) == ('server', 's0', 11811)
     assert parse_topology({**_doc(), 'discovery': 'simple'}).discovery == 'simple'
+
+
+def test_overrides_fill_empty_sections_and_reject_what_they_cannot_set(tmp_path):
+    doc = {**_doc(), 'parallel': None}
+    path = tmp_path / 'har.yaml'
+    path.write_text(yaml.safe_dump(doc))
+    spec = load(str(path), ['topology=parallel', 'parallel.model=har_all', 'parallel.workers=2'])
+    assert (spec.central_model, spec.workers) == ('har_all', 2)
+    for bad, key in [('parallel.workers', 'parallel.workers='), ('count.x=1', 'count.x'),
+                     ('parallel.workers=[1', 'parallel.workers')]:
+        with pytest.raises(TopologyError, match=key.replace('[', r'\[')):
+            load(str(path), [bad])

@@ -35,12 +35,23 @@ def load(path: str, overrides: List[str]) -> TopologySpec:
     except (OSError, yaml.YAMLError) as exc:
         raise TopologyError(f'{path}: {exc}') from None
     for item in overrides:
-        key, _, value = item.partition('=')
+        key, eq, value = item.partition('=')
+        if not eq or not key:
+            raise TopologyError(f'{item}: an override is KEY=VALUE, e.g. parallel.workers=2')
         target = doc
         *parents, leaf = key.split('.')
         for part in parents:
-            target = target.setdefault(part, {})
-        target[leaf] = yaml.safe_load(value)
+            if not isinstance(target, dict):
+                break
+            if target.get(part) is None:
+                target[part] = {}  # e.g. an empty `parallel:` section of the file
+            target = target[part]
+        if not isinstance(target, dict):
+            raise TopologyError(f'{key}: {path} has no mapping to set it in')
+        try:
+            target[leaf] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise TopologyError(f'{key}: {exc}') from None
     return parse_topology(doc)
 
 
