@@ -8,7 +8,10 @@ gives the sources their start time (the barrier, :mod:`.barrier`), one JSON line
 (:mod:`.deploy`) and the benchmarks read. Besides the progress keys the summary has
 ``account`` (:mod:`.account`), ``start_time`` (wall clock of item 0; None while not ready),
 ``first`` and ``last`` (wall-clock arrival of the first and last prediction, or None),
-``matched`` (predictions whose inputs named a known label), ``workers`` (predictions per
+``matched`` (predictions whose inputs named a known label), ``agreed`` and
+``agreed_accuracy`` (predictions that used every member, whose inputs all have one known
+label: how right the models are when lateness neither drops votes nor mixes examples),
+``workers`` (predictions per
 ``worker`` field of the payload: queue workers), ``found_in_all`` / ``found_known``
 (predictions whose ``found_in_all``, top level or in ``extra``, is true / is given: QR), and
 ``waiting_for`` (what the barrier still missed; empty once ready).
@@ -56,6 +59,8 @@ class Monitor(Node):
         self.labels: List[Tuple[float, Any]] = []
         self.label_at: Dict[float, Any] = {}  # stamp -> label, for per-example accuracy
         self.matched: List[bool] = []
+        #: predictions whose inputs all come from examples of one label: right or wrong
+        self.agreed: List[bool] = []
         self.end_to_end: List[float] = []
         self.last: Optional[Dict[str, Any]] = None
         #: predictions per queue worker, and QR pairs found in every view
@@ -87,6 +92,9 @@ class Monitor(Node):
         truth = [self.label_at[round(s, 6)] for s in stamps if round(s, 6) in self.label_at]
         if truth:
             self.matched.append(value.get('label') == truth[0])
+            if (len(set(map(str, truth))) == 1 and len(truth) == len(stamps)
+                    and not value.get('dropped') and not value.get('missing')):
+                self.agreed.append(value.get('label') == truth[0])
         self.end_to_end.append(now - (min(stamps) if stamps else to_sec(msg.header.stamp)))
         self.last = value
         worker = value.get('worker')  # queue workers name themselves; '' or absent: not one
@@ -130,6 +138,9 @@ class Monitor(Node):
                'real_time_f1': round(real_time_f1(self.predictions, self.labels), 4),
                'example_accuracy': (round(sum(self.matched) / len(self.matched), 4)
                                     if self.matched else None),
+               'agreed_accuracy': (round(sum(self.agreed) / len(self.agreed), 4)
+                                   if self.agreed else None),
+               'agreed': len(self.agreed),
                'e2e_p50_ms': round(e2e['p50'] * 1e3, 2), 'e2e_p99_ms': round(e2e['p99'] * 1e3, 2),
                'last_label': (self.last or {}).get('label'),
                'last_truth': self.labels[-1][1] if self.labels else None}
