@@ -45,14 +45,16 @@ def run_until(run, predictions, timeout=220.0):
 
 @pytest.mark.parametrize('topology', ['centralized', 'parallel', 'decentralized'])
 def test_har_topologies_predict_and_stop_cleanly(topology, domain_id, models_dir):
+    # 0.5x playback: at 2x, four streams through the models on a loaded 2-core host lag,
+    # late votes are dropped and imputed members mix examples, so accuracy measured the
+    # host (see test/topology/test_run_topologies.py); real-time figures are benched
     run = launch_topology('har.yaml', domain_id, models_dir, f'topology:={topology}',
-                          'set:=count=400')
-    progress = run_until(run, 40)
+                          'set:=count=400 speed=0.5')
+    progress = run_until(run, 60)
     print(f'\n{topology}: {progress}')
-    # 5 classes; about 0.9 against each prediction's own rows on a quiet machine, 0.63 seen
-    # in the first 2 s of decentralized beside other work (late members are imputed)
-    assert progress['example_accuracy'] >= 0.5, progress
-    assert progress['real_time_accuracy'] >= 0.4, progress
+    # predictions whose inputs share one label and that used every member: 5 classes; of
+    # the first 60 predictions 0.83-0.85 beside 2 CPU burners (0.94 over a whole run)
+    assert progress['agreed'] >= 20 and progress['agreed_accuracy'] >= 0.7, progress
 
 
 def test_nids_parallel_classifies_flows(domain_id, models_dir):

@@ -130,7 +130,10 @@ def test_killed_worker_loses_no_item(spinner, ros_context, domain_id, tmp_path):
 def test_stalled_worker_items_resent_late_results_dropped(spinner, ros_context, tmp_path):
     src, source, stream = _source(spinner, ros_context)
     queue = spinner.add(_queue(ros_context, lease_timeout=0.3))
-    spinner.add(_worker(ros_context, 'slow', model_file(tmp_path, 1200, 'stall'), max_items=3))
+    # max_delay: the worker keeps pulling until it holds all 3 (its first pull could come
+    # between the publishes below and get 1: then 3 were never leased at once, beside burners)
+    spinner.add(_worker(ros_context, 'slow', model_file(tmp_path, 1200, 'stall'), max_items=3,
+                        max_delay=3.0))
     out = JsonStream(spinner.add(Node('probe', context=ros_context)))
     assert wait_for(lambda: src.count_subscribers('/x') == 1, 5.0)
     for i in range(3):
