@@ -24,8 +24,9 @@ from edgeserve_ros.dataplane.fetcher import FetchResult, PayloadFetcher
 from edgeserve_ros.dataplane.status import FetchStatus
 from edgeserve_ros.models.prediction import (InputBinding, load_named_model, model_inputs,
                                              ModelSelectError, predict_tuples)
+from edgeserve_ros.models.tuple_inputs import STATES
 from edgeserve_ros.models.types import Inputs
-from edgeserve_ros.msg import PayloadHeader, SyncMember, WorkItem, WorkResult
+from edgeserve_ros.msg import PayloadHeader, WorkItem, WorkResult
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import HEADER_QOS
@@ -51,8 +52,6 @@ PARAMS = [
     ParamSpec('prefetch', False, 'Pull the next micro-batch while the model runs (hides the '
               'pull latency; the worker then holds up to two micro-batches at once).'),
 ]
-_STATES = {SyncMember.STATE_FRESH: 'fresh', SyncMember.STATE_REUSED: 'reused',
-           SyncMember.STATE_IMPUTED: 'imputed'}
 #: One item ready for the model: (inputs, provenance {stream: {seq, stamp, state}}, tick).
 Prepared = Tuple[Inputs, Dict[str, Dict[str, Any]], float]
 
@@ -191,7 +190,7 @@ class QueueWorker(Node):
         if item.kind == WorkItem.KIND_STREAM:
             return [(item.header, None, 'fresh')]
         return [(m.payload_header, bytes(m.payload) if m.payload_fetched else None,
-                 _STATES.get(m.state, 'fresh')) for m in item.tuple.members if m.present]
+                 STATES.get(m.state, 'fresh')) for m in item.tuple.members if m.present]
 
     def _fetch_all(self, items: List[WorkItem]) -> Dict[Tuple[str, int], FetchResult]:
         """Fetch the payloads of all items' members at once, each (stream, seq) once."""

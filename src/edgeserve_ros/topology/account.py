@@ -37,10 +37,14 @@ def sources_ready(reports: Mapping[str, Mapping[str, Any]]) -> int:
                if r.get('role') == 'source' and (r.get('counts') or {}).get('ready') == 1)
 
 
+def sources_done(account: Mapping[str, int]) -> bool:
+    """Whether there are sources and every one has published its last item."""
+    return account.get('sources', 0) > 0 and account['sources_finished'] == account['sources']
+
+
 def complete(account: Mapping[str, int]) -> bool:
     """Whether every source finished and every produced item is accounted for."""
-    return (account.get('sources', 0) > 0 and account['sources_finished'] == account['sources']
-            and account.get('unaccounted') == 0)
+    return sources_done(account) and account.get('unaccounted') == 0
 
 
 def item_account(reports: Mapping[str, Mapping[str, Any]],

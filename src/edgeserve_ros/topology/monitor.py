@@ -42,7 +42,8 @@ from edgeserve_ros.ros.account import ACCOUNT_TOPIC
 from edgeserve_ros.ros.qos import ACCOUNT_READER_QOS, HEADER_QOS, START_QOS
 from edgeserve_ros.ros.spin import stop_signals
 from edgeserve_ros.ros.timeconv import from_sec, to_sec
-from edgeserve_ros.topology.account import complete, item_account, sources_ready
+from edgeserve_ros.topology.account import (complete, item_account, sources_done,
+                                            sources_ready)
 
 
 class Monitor(Node):
@@ -195,12 +196,6 @@ def _missing(node: Monitor, args: argparse.Namespace, need_pub: Dict[str, int],
     return missing
 
 
-def _drained(node: Monitor) -> bool:
-    """Whether every source has said it published its last item."""
-    account = node.account()
-    return account['sources'] > 0 and account['sources_finished'] == account['sources']
-
-
 def _watch(node: Monitor, args: argparse.Namespace) -> float:
     """Spin until the end condition; return the seconds from first to last prediction."""
     need_pub, need_sub = json.loads(args.need)
@@ -239,7 +234,7 @@ def _watch(node: Monitor, args: argparse.Namespace) -> float:
         if args.expect and len(node.predictions) >= args.expect:
             break
         if args.drain and start is not None and now - last_change > args.drain \
-                and _drained(node):
+                and sources_done(node.account()):
             break  # the sources are done and the output went quiet
         if start is None and now - last_change > args.startup:
             node.get_logger().error(
