@@ -3,7 +3,8 @@ Run the stock ApproximateTime synchronizers (ROS 1 from Debian 12, ROS 2 Python)
 
 Nothing is re-implemented: :func:`run_baseline` pipes the trace to
 ``bench/baselines/approx_py.py`` under Debian's ``/usr/bin/python3`` (ROS 1 Python), to the
-C++ driver ``bench/baselines/approx_cpp.cpp`` (ROS 1 C++, built once into ``build/``), or
+C++ driver ``bench/baselines/approx_cpp.cpp`` (ROS 1 C++, built once per source
+version into ``~/.cache/edgeserve_ros/baselines``), or
 to :mod:`.ros2_baseline` under this Python (ROS 2 ``message_filters``, e.g. 4.11.2 from
 the Jazzy wheelhouse, which needs ROS 2 sourced), and
 turns their matched sets into :class:`SyncTuple` with ``tick = emit_time =``
