@@ -127,5 +127,7 @@ def assert_clean_exit(run: Launched, rc: int) -> None:
     clean = set(CLEAN.findall(out))
     assert rc == 0, f'ros2 launch exit {rc}\n{out[-4000:]}'
     assert 'Traceback' not in out, out[out.index('Traceback') - 2000:][:6000]
-    assert not DIED.findall(out), DIED.findall(out)
+    died = DIED.findall(out)
+    assert not died, (died, '\n'.join(line for line in out.splitlines()
+                                      if any(f'[{name}' in line for name, _ in died))[-6000:])
     assert started and started == clean, (sorted(started - clean), out[-3000:])
