@@ -23,7 +23,7 @@ import sys
 from typing import Any, Deque, Dict, List, Optional
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.timer import Timer
 
 from edgeserve_ros.dataplane.delivery import DeliveryMode
@@ -36,7 +36,7 @@ from edgeserve_ros.models.prediction import (InputBinding, load_named_model, mod
 from edgeserve_ros.models.tuple_inputs import model_latency, ready_input, ReadyInput
 from edgeserve_ros.msg import LatencyMetrics, PayloadHeader, SyncedTuple, SyncMember
 from edgeserve_ros.ros.account import AccountPublisher
-from edgeserve_ros.ros.lifecycle import AUTOSTART, autostart, step
+from edgeserve_ros.ros.lifecycle import AUTOSTART, autostart, ManagedNode, step
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
 from edgeserve_ros.ros.qos import HEADER_QOS, METRICS_QOS
@@ -63,11 +63,14 @@ PARAMS = [
 ]
 
 
-class ModelNode(LifecycleNode):
+class ModelNode(ManagedNode):
     """Fetches what the model uses, micro-batches, predicts, publishes predictions."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__('model_node', **kwargs)
+        self.source: Optional[PayloadSource] = None
+        super().__init__('model_node', self._setup, **kwargs)
+
+    def _setup(self) -> None:
         p = self.p = declare_parameters(self, PARAMS)
         name = self.get_name()
         if not p['input'] or not p['output_stream']:
@@ -86,7 +89,6 @@ class ModelNode(LifecycleNode):
         self._ready: Deque[SyncedTuple] = deque()
         self._first: Optional[float] = None
         self._inputs: List[Any] = []  # subscriptions and timers of the active state
-        self.source: Optional[PayloadSource] = None
         if p['autostart']:
             autostart(self)
 
