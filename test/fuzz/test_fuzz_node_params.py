@@ -43,6 +43,15 @@ def context():
     rclpy.shutdown(context=ctx)
 
 
+@pytest.fixture(scope='module', autouse=True)
+def in_scratch_dir(tmp_path_factory):
+    """Run in a scratch folder: drawn file parameters (mcap_path 'a b') are relative paths."""
+    old = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp('fuzz_cwd'))
+    yield
+    os.chdir(old)
+
+
 def _node_class(module):
     return getattr(importlib.import_module(module), NODES[module])
 
