@@ -12,12 +12,12 @@ import json
 import sys
 import threading
 import time
-import zlib
 
 import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
+from edgeserve_ros.dataplane.checksum import checksum
 from edgeserve_ros.dataplane.fetcher import PayloadFetcher
 from edgeserve_ros.msg import PayloadHeader
 from edgeserve_ros.ros.qos import HEADER_QOS
@@ -62,7 +62,7 @@ def main() -> int:
     # a fetch asked for before the first answer may have waited for service discovery
     first = min(done_at, default=0.0)
     warm = [r.seconds for r, t in zip(results, done_at) if t - r.seconds >= first]
-    ok = [r for r in results if r.ok and zlib.crc32(r.data) == r.header.crc32]
+    ok = [r for r in results if r.ok and checksum(r.data) == r.header.checksum]
     summary = {'seen': len(seen), 'fetched': len(results), 'verified': len(ok),
                'paths': sorted({r.path for r in results}),
                'statuses': sorted({r.status.name for r in results}),

@@ -1,12 +1,12 @@
 """Header -> fetch round trips through real rclpy, DDS and the FetchPayload service."""
 
-import zlib
-
 from conftest import wait_for
 import numpy as np
 import pytest
 from rclpy.node import Node
 
+from edgeserve_ros.dataplane.checksum import checksum
+from edgeserve_ros.dataplane.codec import PayloadError
 from edgeserve_ros.dataplane.delivery import DeliveryMode
 from edgeserve_ros.dataplane.fetcher import PayloadFetcher
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
@@ -46,20 +46,48 @@ def test_round_trip_verifies_checksum(spinner, ros_context, use_shm):
     result = fetcher.fetch(header)
     assert result.ok, result.reason
     assert result.path == ('shm' if use_shm else 'service')
-    assert zlib.crc32(result.data) == header.crc32
+    assert checksum(result.data) == header.checksum == stream.ring.lookup(0, 0.0)[1].checksum
+    assert isinstance(result.data, bytes) if use_shm else True  # kept: copied out of the ring
     np.testing.assert_array_equal(result.value(), array)
     source.close()
 
 
-def test_corrupt_payload_is_reported(spinner, ros_context):
+@pytest.mark.parametrize('use_shm', [False, True], ids=['service', 'shm'])
+def test_corrupt_payload_is_reported(spinner, ros_context, use_shm):
     source, stream, collector, fetcher = _pair(
-        spinner, ros_context, StreamOptions(capacity_bytes=1 << 20, use_shm=False))
+        spinner, ros_context, StreamOptions(capacity_bytes=1 << 20, use_shm=use_shm))
     stream.publish(b'hello world')
     assert wait_for(lambda: collector.headers, 5.0)
     header = collector.headers[0]
-    header.crc32 ^= 1
+    header.checksum ^= 1
     result = fetcher.fetch(header)
     assert result.status is FetchStatus.CORRUPT
+    assert result.path == ('shm' if use_shm else 'service')
+    assert 'XXH3-64' in result.reason and result.data is None
+    source.close()
+
+
+def test_shm_result_is_a_verified_view_kept_only_on_demand(spinner, ros_context):
+    options = StreamOptions(capacity_bytes=8192, use_shm=True, delivery=DeliveryMode.LAZY)
+    source, stream, collector, fetcher = _pair(spinner, ros_context, options)
+    stream.publish(b'a' * 3000)
+    stream.publish(b'b' * 3000)
+    assert wait_for(lambda: len(collector.headers) == 2, 5.0)
+    if not collector.headers[0].shm_name:
+        pytest.skip('no /dev/shm on this machine')
+    first, second = fetcher.fetch(collector.headers[0]), fetcher.fetch(collector.headers[1])
+    assert first.path == second.path == 'shm' and first.ok and second.ok
+    assert first.view.readonly and bytes(first.view) == b'a' * 3000 and first.intact()
+    kept = second.data  # copied out now, while the slot is intact
+    assert isinstance(kept, bytes) and second.view is kept
+    for _ in range(3):
+        stream.publish(b'c' * 3000)  # the 8 KiB ring wraps: both slots are overwritten
+    assert not first.intact()
+    assert not first.ok and first.status is FetchStatus.EXPIRED
+    assert first.data is None and 'overwritten' in first.reason  # never the stale bytes
+    with pytest.raises(PayloadError, match='EXPIRED'):
+        first.value()
+    assert second.ok and second.data == b'b' * 3000  # its own copy survives
     source.close()
 
 

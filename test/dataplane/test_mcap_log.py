@@ -10,6 +10,7 @@ import pytest
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 
+from edgeserve_ros.dataplane.checksum import checksum
 from edgeserve_ros.dataplane.mcap_log import msgdef, PayloadLog
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
 from edgeserve_ros.msg import Payload, PayloadHeader
@@ -59,7 +60,8 @@ def test_ros2_reader_decodes_payloads_headers_and_predictions(logged):
         ('/logged/predictions/payload', 2)]
     sensor = [m for t, m in payloads if t == '/logged/sensor/payload']
     assert [bytes(m.data) for m in sensor] == [b'\0' * 1000, b'\1' * 1000]
-    assert all(m.status == Payload.STATUS_OK and m.crc32 == h.crc32
+    assert all(m.status == Payload.STATUS_OK
+               and m.checksum == h.checksum == checksum(bytes(m.data))
                for m, h in zip(sensor, headers[0::2]))
     predictions = [m for t, m in payloads if t == '/logged/predictions/payload']
     assert [json.loads(bytes(m.data))['label'] for m in predictions] == [

@@ -3,6 +3,7 @@
 from hypothesis import given, settings, strategies as st
 import pytest
 
+from edgeserve_ros.dataplane.checksum import checksum, Digest
 from edgeserve_ros.dataplane.ring import (PayloadRing, PayloadTooLarge, SlotReader,
                                           stream_key)
 from edgeserve_ros.dataplane.shm import SharedPayloadRing, ShmAttachments
@@ -56,12 +57,20 @@ def test_ttl_expires_and_counts():
     assert ring.stats.expired == 1
 
 
-def test_parts_are_stored_contiguously_with_one_crc():
-    import zlib
+def test_parts_are_stored_contiguously_with_one_checksum():
     ring = PayloadRing('s', 4096, ttl=10)
     slot = ring.put([b'head', memoryview(b'-body')], 0.0)
     assert bytes(ring.read(slot)) == b'head-body'
-    assert slot.crc32 == zlib.crc32(b'head-body')
+    assert slot.checksum == checksum(b'head-body')
+
+
+def test_checksum_is_xxh3_64_with_seed_0():
+    # reference values of the xxHash project (XXH3_64bits of the empty input, seed 0)
+    assert checksum(b'') == 0x2D06800538D394C2
+    digest = Digest()
+    for part in (b'ab', memoryview(b'c'), bytearray(b'd' * 5000)):
+        digest.update(part)
+    assert digest.value() == checksum(b'abc' + b'd' * 5000) < 1 << 64
 
 
 @pytest.mark.parametrize('bad', [{'ttl': 0}, {'capacity': 10}])
@@ -87,6 +96,28 @@ def test_shared_ring_reader_detects_overwrite():
         assert attachments.reader('../etc/passwd') is None
         attachments.close()
     finally:
+        ring.close()
+
+
+def test_zero_copy_view_is_read_only_and_its_overwrite_is_detected():
+    ring = SharedPayloadRing('/cam', 4096, ttl=10)
+    attachments = ShmAttachments()
+    try:
+        reader = attachments.reader(ring.shm_name)
+        key = stream_key('/cam')
+        first = ring.put([b'A' * 1000], 0.0)
+        slot = (first.offset, key, 0, 1000)
+        view = reader.view(*slot)
+        assert view is not None and view.readonly and bytes(view) == b'A' * 1000
+        assert reader.intact(*slot)
+        for _ in range(1, 8):  # wrap around: seq 0 gets overwritten under the view
+            ring.put([b'B' * 1000], 0.0)
+        assert not reader.intact(*slot)
+        assert reader.view(*slot) is None
+        attachments.close()  # a live view keeps the map: closing it must not fail
+        assert len(view) == 1000
+    finally:
+        attachments.close()
         ring.close()
 
 

@@ -83,7 +83,7 @@ class ConsumerNode(Node):
                              total_communication=values['total_communication'],
                              processing=-1.0, end_to_end=values['end_to_end'],
                              working_duration=values['working_duration'],
-                             backlog=values['backlog'], bytes_fetched=len(result.data or b''),
+                             backlog=values['backlog'], bytes_fetched=result.size,
                              path=result.path)
         msg.header.stamp = self.get_clock().now().to_msg()
         self._metrics_pub.publish(msg)

@@ -4,7 +4,9 @@ Consumer side of the lazy data plane: turn headers into payloads.
 ``PayloadFetcher(node)`` resolves a ``PayloadHeader`` by the cheapest path that works:
 inline bytes (eager), the source's shared memory ring when it runs on the same host, or the
 source's ``FetchPayload`` service (asynchronous, parallel, with timeout and retries). Every
-result carries an explicit :class:`FetchStatus`; checksums are verified.
+result carries an explicit :class:`FetchStatus`; checksums (XXH3-64, see
+:mod:`~edgeserve_ros.dataplane.checksum`) are verified. Same-host payloads are verified in
+place in shared memory and copied only when the caller keeps them (:class:`FetchResult`).
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from collections import deque
 from dataclasses import dataclass
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Tuple
-import zlib
+import functools
+from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Tuple
 
 from rclpy.callback_groups import CallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.task import Future
 
 from edgeserve_ros.dataplane import codec
+from edgeserve_ros.dataplane.checksum import ALGORITHM, checksum
 from edgeserve_ros.dataplane.faults import FaultInjector, FaultSpec
 from edgeserve_ros.dataplane.ring import stream_key
 from edgeserve_ros.dataplane.serve import MAX_BATCH
@@ -31,30 +34,89 @@ from edgeserve_ros.ros.qos import FETCH_QOS
 from edgeserve_ros.srv import FetchPayload
 
 
-@dataclass
-class FetchResult:
-    """Outcome of fetching one header's payload."""
+#: Returns True while a zero-copy payload's shared memory slot still holds that payload.
+Guard = Callable[[], bool]
 
-    header: PayloadHeader
-    status: FetchStatus
-    #: the payload bytes (``bytes`` or a zero-copy ``memoryview`` of the received message)
-    data: Optional[Any] = None
-    reason: str = ''
-    path: str = ''  # 'inline', 'shm' or 'service'
-    seconds: float = 0.0
+
+class FetchResult:
+    """
+    Outcome of fetching one header's payload.
+
+    A same-host result is zero-copy: :attr:`view` is a read-only view of the source's ring
+    in shared memory, verified in place, and :meth:`intact` tells whether the slot still
+    holds this payload (the source overwrites the oldest slots as it stores new ones).
+    :attr:`data` (and :meth:`value`, which decodes it) copies the payload out of the ring on
+    first use and checks the slot again after the copy, so it is either the verified payload
+    or, when the slot was overwritten first, ``None`` with the status turned to ``EXPIRED``;
+    stale bytes are never returned. Inline and service results own their bytes.
+    """
+
+    def __init__(self, header: PayloadHeader, status: FetchStatus, data: Optional[Any] = None,
+                 reason: str = '', path: str = '', seconds: float = 0.0,
+                 guard: Optional[Guard] = None) -> None:
+        self.header, self.status, self.reason = header, status, reason
+        self.path = path  # 'inline', 'shm' or 'service'
+        self.seconds = seconds
+        self._data = data
+        self._guard = guard  # None once the bytes are this result's own
+
+    def __repr__(self) -> str:
+        return (f'FetchResult({self.header.stream}#{self.header.seq}, {self.status.name}, '
+                f'path={self.path!r}, size={self.size}, reason={self.reason!r})')
 
     @property
     def ok(self) -> bool:
-        """Return True when ``data`` holds the verified payload."""
+        """Return True when the payload is there, verified (and its slot still intact)."""
+        if self.status is FetchStatus.OK and not self.intact():
+            self._overwritten()
         return self.status is FetchStatus.OK
+
+    @property
+    def view(self) -> Optional[Any]:
+        """
+        Return the payload without copying it (None unless OK).
+
+        For a shared memory result this is a read-only ``memoryview`` of the source's ring:
+        read it, then check :meth:`intact`; keep it only through :attr:`data`.
+        """
+        return self._data if self.status is FetchStatus.OK else None
+
+    @property
+    def size(self) -> int:
+        """Return the payload's length in bytes (0 when there is none)."""
+        return len(self._data) if self._data is not None else 0
+
+    def intact(self) -> bool:
+        """Return True unless this result is a view of a slot that was overwritten since."""
+        return self._guard is None or self._guard()
+
+    @property
+    def data(self) -> Optional[Any]:
+        """Return the payload bytes to keep (``bytes`` or a view of the received message)."""
+        return self.keep()
+
+    def keep(self) -> Optional[Any]:
+        """Copy a zero-copy payload out of the ring (once) and return it; see :attr:`data`."""
+        if self._guard is not None and self._data is not None and self.status is FetchStatus.OK:
+            copied = bytes(self._data)
+            if not self._guard():
+                self._overwritten()
+                return None
+            self._data, self._guard = copied, None
+        return self._data if self.status is FetchStatus.OK else None
+
+    def _overwritten(self) -> None:
+        self.status, self._data, self._guard = FetchStatus.EXPIRED, None, None
+        self.reason = 'shared memory slot overwritten by the source before the payload was kept'
 
     def value(self) -> Any:
         """Decode the payload by its content type (numpy array, bytes, JSON, image)."""
-        if not self.ok or self.data is None:
+        data = self.data
+        if data is None:
             raise codec.PayloadError(f'{self.header.stream}#{self.header.seq}: no payload '
                                      f'({self.status.name}: {self.reason})')
         h = self.header
-        return codec.decode(self.data, h.content_type, encoding=h.encoding, height=h.height,
+        return codec.decode(data, h.content_type, encoding=h.encoding, height=h.height,
                             width=h.width, step=h.step, is_bigendian=h.is_bigendian)
 
     def message(self, msg_type: Any) -> Any:
@@ -64,6 +126,14 @@ class FetchResult:
             raise codec.PayloadError(f'{self.header.stream}: payload is '
                                      f'{self.header.content_type}, not a ROS message')
         return deserialize_message(self.value(), msg_type)
+
+
+class _Outcome(NamedTuple):
+    status: FetchStatus
+    data: Optional[Any]
+    reason: str
+    path: str
+    guard: Optional[Guard] = None
 
 
 @dataclass
@@ -154,22 +224,38 @@ class PayloadFetcher:
             return FetchResult(header, FetchStatus.TIMEOUT, reason=f'no result in {limit:.1f} s')
         return future.result()
 
-    def _local(self, header: PayloadHeader) -> Optional[Tuple[FetchStatus, Any, str, str]]:
+    def _local(self, header: PayloadHeader) -> Optional[_Outcome]:
         if header.delivery == PayloadHeader.DELIVERY_EAGER:
             return self._checked(header, memoryview(header.inline_payload), 'inline')
         if self._host and header.shm_name and header.host_id == self._host:
-            reader = self._shm.reader(header.shm_name)
-            data = reader.copy(header.shm_offset, stream_key(header.stream), header.seq,
-                               header.size) if reader else None
-            if data is not None:
-                return self._checked(header, data, 'shm')
+            return self._from_shm(header)
         return None
 
-    def _checked(self, header: PayloadHeader, data: Any,
-                 path: str) -> Tuple[FetchStatus, Any, str, str]:
-        if self.verify and zlib.crc32(data) != header.crc32:
-            return FetchStatus.CORRUPT, None, 'CRC-32 mismatch', path
-        return FetchStatus.OK, data, '', path
+    def _from_shm(self, header: PayloadHeader) -> Optional[_Outcome]:
+        """
+        Verify a payload in place in the source's ring; None sends it to the service.
+
+        The slot is checked after the checksum was computed: a slot overwritten meanwhile is
+        left to the service, which answers EXPIRED, and is never reported as CORRUPT.
+        """
+        reader = self._shm.reader(header.shm_name)
+        if reader is None:
+            return None
+        slot = (header.shm_offset, stream_key(header.stream), header.seq, header.size)
+        view = reader.view(*slot)
+        if view is None:
+            return None
+        mismatch = self.verify and checksum(view) != header.checksum
+        if not reader.intact(*slot):
+            return None
+        if mismatch:
+            return _Outcome(FetchStatus.CORRUPT, None, f'{ALGORITHM} mismatch', 'shm')
+        return _Outcome(FetchStatus.OK, view, '', 'shm', functools.partial(_intact, reader, slot))
+
+    def _checked(self, header: PayloadHeader, data: Any, path: str) -> _Outcome:
+        if self.verify and checksum(data) != header.checksum:
+            return _Outcome(FetchStatus.CORRUPT, None, f'{ALGORITHM} mismatch', path)
+        return _Outcome(FetchStatus.OK, data, '', path)
 
     def _pump(self) -> None:
         while True:
@@ -211,15 +297,15 @@ class PayloadFetcher:
         if self._faults.lose():
             return  # injected loss: the timeout path retries
         answer = call.result().payloads
-        outcomes = []
+        outcomes: List[_Outcome] = []
         for i, header in enumerate(pending.headers):
             if len(answer) != len(pending.headers) or answer[i].seq != header.seq:
-                outcomes.append((FetchStatus.BAD_REQUEST, None,
-                                 f'answer does not match the request ({len(answer)} payloads)',
-                                 'service'))
+                outcomes.append(_Outcome(
+                    FetchStatus.BAD_REQUEST, None,
+                    f'answer does not match the request ({len(answer)} payloads)', 'service'))
             elif answer[i].status != FetchStatus.OK:
-                outcomes.append((FetchStatus(answer[i].status), None, answer[i].reason,
-                                 'service'))
+                outcomes.append(_Outcome(FetchStatus(answer[i].status), None, answer[i].reason,
+                                         'service'))
             else:
                 outcomes.append(self._checked(header, memoryview(answer[i].data), 'service'))
         self._complete(pending, outcomes)
@@ -245,12 +331,11 @@ class PayloadFetcher:
             client = self._clients.get(service)
             status = (FetchStatus.TIMEOUT if client is not None and client.service_is_ready()
                       else FetchStatus.UNREACHABLE)
-            outcome = (status, None, f'{pending.attempts} attempt(s) of {self.timeout:.2f} s '
-                       f'to {service}', 'service')
+            outcome = _Outcome(status, None, f'{pending.attempts} attempt(s) of '
+                               f'{self.timeout:.2f} s to {service}', 'service')
             self._complete(pending, [outcome] * len(pending.headers))
 
-    def _complete(self, pending: _Pending,
-                  outcomes: List[Tuple[FetchStatus, Any, str, str]]) -> None:
+    def _complete(self, pending: _Pending, outcomes: List[_Outcome]) -> None:
         with self._lock:
             if pending in self._in_flight:
                 self._in_flight.remove(pending)
@@ -259,8 +344,8 @@ class PayloadFetcher:
         self._pump()
 
     def _finish(self, header: PayloadHeader, future: Future, started: float,
-                outcome: Tuple[FetchStatus, Any, str, str]) -> None:
-        status, data, reason, path = outcome
+                outcome: _Outcome) -> None:
+        status, data, reason, path, guard = outcome
         if future.done():
             return
         key = f'{path or "none"}:{status.name}'
@@ -268,9 +353,17 @@ class PayloadFetcher:
         if data is not None:
             self.bytes_fetched += len(data)
         future.set_result(FetchResult(header, status, data, reason, path,
-                                      time.perf_counter() - started))
+                                      time.perf_counter() - started, guard))
 
     def close(self) -> None:
         """Stop the timeout timer and unmap shared memory."""
         self.node.destroy_timer(self._timer)
         self._shm.close()
+
+
+def _intact(reader: Any, slot: Tuple[int, int, int, int]) -> bool:
+    """Return True while the shared memory slot is intact (False once its map is closed)."""
+    try:
+        return bool(reader.intact(*slot))
+    except ValueError:  # the reader's map was released (ShmAttachments.forget)
+        return False

@@ -5,7 +5,7 @@ Written in MCAP's ROS 2 profile (``ros2msg`` schemas, CDR messages, via mcap-ros
 so ``ros2 bag``, Foxglove and ``mcap_ros2.reader`` decode it. Per stream ``S``:
 
 - ``S/payload``: one ``edgeserve_ros/msg/Payload`` per stored payload (stream, seq,
-  crc32, data), as a fetch would return it; ``log_time`` = collection stamp;
+  checksum (XXH3-64), data), as a fetch would return it; ``log_time`` = collection stamp;
 - ``S``: the ``edgeserve_ros/msg/PayloadHeader`` published for it, as built (its
   ``send_stamp`` is set later, when sent, and is 0 here).
 
@@ -17,10 +17,11 @@ The log has a byte bound: past it, payloads are not logged and are counted.
 from __future__ import annotations
 
 import re
-import zlib
 from typing import Any, BinaryIO, Dict, List, Optional, TYPE_CHECKING
 
 from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
+
+from edgeserve_ros.dataplane.checksum import checksum
 
 if TYPE_CHECKING:
     from mcap.records import Schema
@@ -103,15 +104,21 @@ class PayloadLog:
             self._schemas[name] = self._writer.register_msgdef(name, msgdef(name))
         return self._schemas[name]
 
-    def append(self, stream: str, seq: int, stamp_ns: int, data: Any, content_type: str) -> bool:
-        """Log one payload; return False (and count it) when the byte bound is reached."""
+    def append(self, stream: str, seq: int, stamp_ns: int, data: Any, content_type: str,
+               digest: Optional[int] = None) -> bool:
+        """
+        Log one payload; return False (and count it) when the byte bound is reached.
+
+        :param digest: the payload's checksum when already known (the ring's, from store
+            time); computed here otherwise
+        """
         size = memoryview(data).nbytes
         if self._file is None or (self.max_bytes and self.logged_bytes + size > self.max_bytes):
             self.dropped += 1
             return False
         raw = bytes(data)
         message = {'stream': stream, 'seq': seq, 'status': 0, 'reason': '',
-                   'crc32': zlib.crc32(raw), 'data': raw}
+                   'checksum': checksum(raw) if digest is None else digest, 'data': raw}
         self._writer.write_message(stream + PAYLOAD_SUFFIX, self._schema(PAYLOAD), message,
                                    log_time=stamp_ns, publish_time=stamp_ns,
                                    sequence=seq % (1 << 32))

@@ -7,8 +7,10 @@ memory is bounded by construction. Appending a payload that does not fit evicts 
 oldest payloads it overlaps; a payload older than the TTL is expired. Both are counted.
 
 Every slot starts with a 32-byte slot header (magic, state, seq, stream key, size) so
-that a reader in another process can validate what it copies (see :class:`SlotReader`):
-the writer marks a slot dead *before* it overwrites any of its bytes.
+that a reader in another process can validate what it reads (see :class:`SlotReader`):
+the writer marks a slot dead *before* it overwrites any of its bytes, and a seq is never
+valid again once dead. The payload checksum (:mod:`~edgeserve_ros.dataplane.checksum`) is
+computed once, here, when the payload is stored.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import struct
 import zlib
 from typing import Deque, Optional, Sequence, Union
 
+from edgeserve_ros.dataplane.checksum import Digest
 from edgeserve_ros.dataplane.status import FetchStatus
 
 Buffer = Union[bytes, bytearray, memoryview]
@@ -42,7 +45,8 @@ class SlotInfo:
     seq: int
     offset: int
     size: int
-    crc32: int
+    #: XXH3-64 of the payload bytes (:func:`~edgeserve_ros.dataplane.checksum.checksum`)
+    checksum: int
     stored_at: float
 
 
@@ -120,15 +124,15 @@ class PayloadRing:
         self.expire(now)
         start = self._make_room(need)
         seq = self._next_seq
-        crc = 0
+        digest = Digest()
         pos = start + SLOT_HEADER.size
         for part in parts:
             view = _bytes_view(part)
             self._buf[pos:pos + view.nbytes] = view
-            crc = zlib.crc32(view, crc)
+            digest.update(view)
             pos += view.nbytes
         SLOT_HEADER.pack_into(self._buf, start, SLOT_MAGIC, STATE_VALID, seq, self.key, size)
-        slot = SlotInfo(seq, start, size, crc, now)
+        slot = SlotInfo(seq, start, size, digest.value(), now)
         self._slots.append(slot)
         self._head = start + need
         self._next_seq += 1
@@ -199,31 +203,42 @@ def _aligned(n: int) -> int:
 
 class SlotReader:
     """
-    Validated copy of a slot out of a buffer that another process writes.
+    Validated reads of slots out of a buffer that another process writes.
 
-    The copy is accepted only when the slot header names the expected stream and seq and
-    is valid both before and after the copy (a seqlock: the writer kills the header before
-    it touches the data).
+    A read is accepted only when the slot header names the expected stream and seq and is
+    valid both before and after the read (a seqlock: the writer kills the header before it
+    touches the data, and a dead seq never becomes valid again). :meth:`view` is the
+    zero-copy read: the caller reads the view, then calls :meth:`intact`; while that is
+    True, everything read from the view so far is the payload as stored.
     """
 
     def __init__(self, buffer: memoryview) -> None:
         self._buf = buffer
 
-    def copy(self, offset: int, key: int, seq: int, size: int) -> Optional[bytes]:
-        """Return the payload bytes, or None when the slot was evicted meanwhile."""
+    def view(self, offset: int, key: int, seq: int, size: int) -> Optional[memoryview]:
+        """Return a view of the payload (no copy), or None when the slot is not held."""
         if offset < 0 or offset + SLOT_HEADER.size + size > len(self._buf):
             return None
-        if not self._valid(offset, key, seq, size):
+        if not self.intact(offset, key, seq, size):
             return None
         begin = offset + SLOT_HEADER.size
-        data = bytes(self._buf[begin:begin + size])
-        return data if self._valid(offset, key, seq, size) else None
+        return self._buf[begin:begin + size]
+
+    def copy(self, offset: int, key: int, seq: int, size: int) -> Optional[bytes]:
+        """Return the payload bytes, or None when the slot was evicted meanwhile."""
+        view = self.view(offset, key, seq, size)
+        if view is None:
+            return None
+        data = bytes(view)
+        view.release()
+        return data if self.intact(offset, key, seq, size) else None
+
+    def intact(self, offset: int, key: int, seq: int, size: int) -> bool:
+        """Return True while the slot still holds payload ``seq`` of stream ``key``."""
+        magic, state, s_seq, s_key, s_size = SLOT_HEADER.unpack_from(self._buf, offset)
+        return (magic == SLOT_MAGIC and state == STATE_VALID and s_seq == seq
+                and s_key == key and s_size == size)
 
     def close(self) -> None:
         """Release the view of the buffer."""
         self._buf.release()
-
-    def _valid(self, offset: int, key: int, seq: int, size: int) -> bool:
-        magic, state, s_seq, s_key, s_size = SLOT_HEADER.unpack_from(self._buf, offset)
-        return (magic == SLOT_MAGIC and state == STATE_VALID and s_seq == seq
-                and s_key == key and s_size == size)

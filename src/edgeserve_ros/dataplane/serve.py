@@ -91,7 +91,7 @@ def answer_fetch(streams: Mapping[str, Any], request: Any, now: float,
         else:
             budget -= slot.size
             msg = Payload(stream=request.stream, seq=seq, status=int(FetchStatus.OK),
-                          crc32=slot.crc32)
+                          checksum=slot.checksum)
             msg.data = to_uint8_array([stream.ring.read(slot)])
             out.append(msg)
     return out

@@ -2,10 +2,11 @@
 Same-host fast path: payload rings in POSIX shared memory (``/dev/shm``).
 
 A source places a stream's ring in a shared memory file; a consumer on the same host
-(same machine *and* network namespace, see :func:`host_id`) maps it read-only and copies a
-payload out at memcpy speed instead of receiving it through the fetch service. The copy is
-validated with the slot header (:class:`~edgeserve_ros.dataplane.ring.SlotReader`); when
-validation fails, the client falls back to the service, which answers with an explicit status.
+(same machine *and* network namespace, see :func:`host_id`) maps it read-only and verifies
+a payload's checksum in place instead of receiving it through the fetch service; it copies
+the bytes only when it keeps them. Reads are validated with the slot header
+(:class:`~edgeserve_ros.dataplane.ring.SlotReader`); when validation fails, the client falls
+back to the service, which answers with an explicit status.
 """
 
 from __future__ import annotations
@@ -126,7 +127,10 @@ class ShmAttachments:
             reader.close()
         mapped = self._maps.pop(shm_name, None)
         if mapped is not None:
-            mapped.close()
+            try:
+                mapped.close()
+            except BufferError:
+                pass  # zero-copy results still view it: unmapped when the last one is gone
 
     def close(self) -> None:
         """Close every map."""

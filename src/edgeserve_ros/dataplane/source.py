@@ -106,7 +106,7 @@ class LazyStream:
             slot = self.ring.put(enc.parts, time.monotonic())
             if log is not None:
                 logged = log.append(self.name, slot.seq, stamp_ns, self.ring.read(slot),
-                                    enc.content_type)
+                                    enc.content_type, slot.checksum)
         msg = self._header(enc, slot, stamp_ns, frame_id)
         threshold = auto_threshold(isinstance(self.ring, SharedPayloadRing),
                                    self.last_service_fetch, time.monotonic(),
@@ -143,7 +143,8 @@ class LazyStream:
         msg = PayloadHeader()
         msg.header.stamp = from_ns(stamp_ns)
         msg.header.frame_id = frame_id
-        msg.stream, msg.seq, msg.size, msg.crc32 = self.name, slot.seq, slot.size, slot.crc32
+        msg.stream, msg.seq, msg.size = self.name, slot.seq, slot.size
+        msg.checksum = slot.checksum
         msg.content_type, msg.encoding = enc.content_type, enc.encoding
         msg.height, msg.width, msg.step = enc.height, enc.width, enc.step
         msg.is_bigendian = enc.is_bigendian

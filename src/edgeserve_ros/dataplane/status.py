@@ -16,7 +16,7 @@ class FetchStatus(enum.IntEnum):
     BAD_REQUEST = 4
     #: client side only: no answer within the timeout after all retries
     TIMEOUT = 100
-    #: client side only: the bytes received do not match the header's CRC-32
+    #: client side only: the bytes received do not match the header's checksum (XXH3-64)
     CORRUPT = 101
     #: client side only: the source's fetch service is not available
     UNREACHABLE = 102
