@@ -16,7 +16,7 @@ setup(
     package_dir={'': 'src'},
     packages=find_packages('src'),
     python_requires='>=3.10',
-    install_requires=['numpy', 'PyYAML'],
+    install_requires=['numpy', 'PyYAML', 'xxhash'],
     entry_points={'console_scripts': [
         'edgeserve-replay = edgeserve_ros.sync.replay:main',
     ]},

@@ -14,8 +14,8 @@ consumer``) on the same host. The producer has four streams, one per column:
   reads it: inline up to ``DEFAULT_AUTO_THRESHOLD`` bytes, lazy (shm path) above.
 
 Samples are ping-pong: the producer publishes one message, waits until the consumer holds
-the verified payload (CRC-32 checked by ``PayloadFetcher``), then sends the next, rotating
-through the four streams so all columns are measured side by side under the same noise.
+the verified payload (XXH3-64 checksum checked by ``PayloadFetcher``), then sends the next,
+rotating through the four streams so all columns are measured side by side under the same noise.
 
 Latencies (paper section 6.2.1), all on the host's one wall clock:
 

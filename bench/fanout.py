@@ -4,7 +4,7 @@ One producer (this process) publishes the same 512 KB message ``--count`` (100) 
 to back; 1 to 4 consumer processes on the same host share the work. The split is a simple
 deterministic one: consumer ``i`` of ``n`` processes message ``idx`` when
 ``idx % n == i``, so every message is processed by exactly one consumer. "Processed" means
-the consumer holds the payload, verified against the header's CRC-32; no computation.
+the consumer holds the payload, verified against the header's XXH3-64 checksum; no computation.
 
 - eager: the payload is inline in every header, so every consumer receives all messages
   (DDS delivers a topic to all subscribers) and drops the ones that are not its own;

@@ -84,8 +84,8 @@ def run_target(args: argparse.Namespace, target: str) -> Dict[str, Any]:
     reader.join(timeout=10)
     wall = time.monotonic() - start
     text = ''.join(out)
-    counts = {kind.rstrip('s'): int(n) for n, kind in _COUNTS.findall(text.splitlines()[-1]
-                                                                       if text else '')}
+    last_line = text.splitlines()[-1] if text else ''
+    counts = {kind.rstrip('s'): int(n) for n, kind in _COUNTS.findall(last_line)}
     warm = [r for t, r in samples if t >= args.warmup * wall] or [r for _, r in samples] or [0]
     result = {'target': target, 'rc': proc.returncode, 'wall': wall, 'samples': samples,
               'passed': counts.get('passed', 0), 'failed': counts.get('failed', 0)

@@ -24,6 +24,7 @@ from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
 from edgeserve_ros.ros.params import ParameterError, ParamSpec
 
+
 class ManagedNode(LifecycleNode):
     """A :class:`LifecycleNode` whose ``destroy_node`` also releases its state machine."""
 
