@@ -118,7 +118,7 @@ def test_fresh_members_are_the_newest_within_max_skew():
     a = periodic('a', 200, 0.0, 1.0)
     b = periodic('b', 10, 0.0, 1.0, latency=0.06)
     out, _ = run(merge(a, b), max_skew=0.07)
-    aligned = [t for t in out if t.members['b'].state == 'fresh']
+    aligned = [t for t in out if t.members['b'] and t.members['b'].state == 'fresh']
     assert len(aligned) >= 8
     for t in aligned:
         newest_a = max(e.seq for e in a if e.arrival <= t.emit_time)
@@ -203,3 +203,35 @@ def test_stream_back_from_an_outage_is_fresh_within_two_periods():
     assert stats.streams['b'].backlog >= 25  # the burst did not teach the estimates
     during = [t for t in out if cut + 0.3 < t.tick < restore]
     assert set(states(during, 'b')) == {'imputed'}
+
+
+def test_waits_for_a_predicted_fresher_header_when_the_completing_one_is_slow():
+    """
+    A complete set whose newest header came slowly is held for a header due well in time.
+
+    ``a`` and ``b`` at 20 Hz, 1 ms latency, ``b`` stamped 10 ms after ``a``; period 100 ms,
+    ``max_skew`` 50 ms. The ``a`` header of tick 0.5 takes 9 ms: its set {a, previous b} is
+    complete at its arrival, but ``b``'s next header is due 2 ms later and will be 1 ms old:
+    the tuple waits for it. A punctual ``a`` header (1 ms old, as old as ``b``'s would be) is
+    emitted at once.
+    """
+    a = periodic('a', 20, 0.005, 1.0)
+    b = periodic('b', 20, 0.015, 1.0)
+    a = [e._replace(arrival=round(e.stamp + 0.009, 9)) if e.seq == 10 else e for e in a]
+    out, _ = run(merge(a, b), max_skew=0.05)
+    by_tick = {round(t.tick, 6): t for t in out}
+    held = by_tick[0.5]
+    assert held.emit_time == b[10].arrival and held.members['b'].seq == 10
+    assert held.members['a'].seq == 10 and held.members['a'].state == 'fresh'
+    for tick in (0.3, 0.4, 0.6, 0.7):
+        assert by_tick[tick].emit_time == pytest.approx(tick + 0.006), 'punctual: at once'
+
+
+def test_a_stream_not_heard_from_yet_is_not_awaited():
+    """Before its first header a stream has no arrival estimate: the first tuple is not held."""
+    a = periodic('a', 100, 0.0, 1.0)
+    b = periodic('b', 100, 0.2, 1.0)
+    out, _ = run(merge(a, b), max_skew=0.05)
+    assert out[0].tick == 0.0 and out[0].emit_time == a[0].arrival
+    assert out[0].members['b'] is None
+    assert states(out, 'b')[3:] == ['fresh'] * (len(out) - 3)

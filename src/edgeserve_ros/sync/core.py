@@ -9,7 +9,8 @@ then ``age = T - stamp < 0``), the fresh members lie within ``max_skew`` of the 
 required header, each the newest of its stream in that window.  ``t`` is the first moment
 the set cannot improve (:mod:`.settle`: every required stream has delivered a header stamped
 at or after ``T`` or is not expected within the budget; or a header that just arrived
-completes it), at the latest ``T + max_skew``.  Per stream the member is:
+completes it and waiting for a predicted fresher header is not expected to lower the
+newest-member age), at the latest ``T + max_skew``.  Per stream the member is:
 
 * ``fresh``: a header not emitted before, in the freshest consistent set;
 * ``reused``: no newer header arrived, the stream's last emitted header is
@@ -151,13 +152,20 @@ class Synchronizer:
     def _assess(self, now: float, arrived: Optional[Entry]) -> None:
         """Make the pending tuple due at ``now`` if it cannot improve (:mod:`.settle`)."""
         bufs, tick, cfg, start = self._bufs, self._tick, self.config, self._start
-        if settle.final(bufs, tick, now, cfg, start):
+        if settle.final(bufs, tick, now, cfg, start) and self._has_data(tick, now):
             self._due = now
         elif arrived is not None:
             fresh = settle.freshest(self._candidates(tick, now), self._required, cfg.max_skew)
             if any(f is arrived for f in fresh) and settle.complete(
-                    bufs, fresh, tick, now, cfg, start):
+                    bufs, fresh, tick, now, cfg, start) and not settle.worth_waiting(
+                        bufs, fresh, tick, now, cfg, start):
                 self._due = now
+
+    def _has_data(self, tick: float, now: float) -> bool:
+        """Whether a tuple emitted at ``now`` would have a member (else waiting can only help)."""
+        max_age = self.config.max_age
+        return any(self._candidates(tick, now)) or any(
+            b.last is not None and tick - b.last[0] <= max_age for b in self._bufs)
 
     def _emit(self, tick: float, emit_time: float) -> None:
         cfg = self.config
