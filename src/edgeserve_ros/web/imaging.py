@@ -13,16 +13,19 @@ Decoding runs in a bounded thread pool (:class:`DecodePool`).
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+import functools
 import io
 import struct
 import threading
-from typing import Tuple
+from typing import Optional, Tuple
 import warnings
 
 import numpy as np
 from PIL import Image
+
+from .fair import FairQueue
 
 FORMATS = ('JPEG', 'PNG', 'WEBP', 'BMP')
 RAW_MAGIC = b'ESRW'
@@ -112,34 +115,86 @@ def decode(data: bytes, max_pixels: int, max_side: int) -> DecodedImage:
     return DecodedImage(np.ascontiguousarray(rgb[:, :, ::-1]), fmt, width, height)
 
 
+@dataclass(eq=False)
+class _Job:
+    data: bytes
+    waiter: 'asyncio.Future[DecodedImage]'
+    future: 'Optional[Future[DecodedImage]]' = None
+
+
 class DecodePool:
     """
-    ``await pool.decode(data)`` on ``workers`` threads, at most ``max_waiting`` queued.
+    ``await pool.decode(data, client)`` on ``workers`` threads, at most ``max_waiting`` queued.
+
+    Waiting decodes get a thread in round-robin order across clients (:class:`.FairQueue`),
+    so one client's backlog never delays another's next image by more than one decode per
+    active client. Used from one event loop.
 
     :raises ImageError: 503 when the pool's queue is full (admission normally prevents it)
     """
 
     def __init__(self, workers: int, max_waiting: int, max_pixels: int, max_side: int) -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix='web-decode')
+        self._workers = workers
         self._slots = threading.BoundedSemaphore(max_waiting)
+        self._waiting: FairQueue[_Job] = FairQueue()
+        self._running = 0
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.max_pixels, self.max_side = max_pixels, max_side
 
     def _run(self, data: bytes) -> DecodedImage:
         return decode(data, self.max_pixels, self.max_side)
 
-    async def decode(self, data: bytes) -> DecodedImage:
-        """Decode ``data`` off the event loop."""
+    async def decode(self, data: bytes, client: str = '') -> DecodedImage:
+        """Decode ``data`` off the event loop, in ``client``'s turn."""
         if not self._slots.acquire(blocking=False):
             raise ImageError(503, 'decode queue full')
+        self._loop = asyncio.get_running_loop()
+        job = _Job(data, self._loop.create_future())
+        self._waiting.push(client, job)
+        self._dispatch()
         try:
-            future = self._pool.submit(self._run, data)
-        except RuntimeError:  # pool shut down
-            self._slots.release()
-            raise ImageError(503, 'gateway shutting down') from None
-        # the slot comes back when the decode ends *or is cancelled before it ran* (a socket
-        # closed with 1013 cancels its waiting decodes; a release inside _run leaked them)
-        future.add_done_callback(lambda _: self._slots.release())
-        return await asyncio.wrap_future(future)
+            return await job.waiter
+        except asyncio.CancelledError:
+            # a socket closed with 1013 cancels its decodes: each gives its slot back, at
+            # once if it had no thread yet, else when its thread ends or is cancelled
+            if self._waiting.remove(client, job):
+                self._slots.release()
+            elif job.future is not None:
+                job.future.cancel()
+            raise
+
+    def _dispatch(self) -> None:
+        while self._running < self._workers and len(self._waiting):
+            job = self._waiting.pop()
+            assert job is not None
+            try:
+                job.future = self._pool.submit(self._run, job.data)
+            except RuntimeError:  # pool shut down
+                self._slots.release()
+                if not job.waiter.done():
+                    job.waiter.set_exception(ImageError(503, 'gateway shutting down'))
+                continue
+            self._running += 1
+            job.future.add_done_callback(functools.partial(self._ended, job))
+
+    def _ended(self, job: _Job, future: 'Future[DecodedImage]') -> None:
+        """Done callback (a worker thread, or the loop for a cancel): slot back, then the loop."""
+        self._slots.release()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._settle, job, future)
+
+    def _settle(self, job: _Job, future: 'Future[DecodedImage]') -> None:
+        self._running -= 1
+        if not job.waiter.done():
+            if future.cancelled():
+                job.waiter.set_exception(ImageError(503, 'gateway shutting down'))
+            elif future.exception() is not None:
+                job.waiter.set_exception(future.exception())  # type: ignore[arg-type]
+            else:
+                job.waiter.set_result(future.result())
+        self._dispatch()
 
     def close(self) -> None:
         """Stop the threads (queued decodes are cancelled)."""

@@ -89,7 +89,7 @@ class InferenceService:
         begin = time.perf_counter()
         item: Dict[str, Any] = {'name': upload.name}
         try:
-            image = await self.pool.decode(upload.data)
+            image = await self.pool.decode(upload.data, ticket.client)
             item.update(width=image.width, height=image.height, format=image.format)
             self.admission.reserve(ticket, image.array.nbytes)
             future = self.backend.submit(model, image.array)
