@@ -15,12 +15,16 @@ main thread happens to be: inside ``destroy_node()`` or inside a C++ call such a
 ``take_message`` (where pybind11 turns it into a ``RuntimeError``). :func:`stop_signals`
 therefore replaces it, before ``rclpy.init``, with a handler that only records the signal:
 rclpy's own handler, which chains to it, shuts the context down, the executor returns and the
-node is torn down once, whatever number of signals follows.
+node is torn down once, whatever number of signals follows. A node still stopping
+:data:`TEARDOWN_DUMP_S` after the first signal (or after its spin ended) writes every
+thread's stack to stderr (``faulthandler``): a hang that ``ros2 launch`` ends with SIGKILL
+leaves its cause behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import signal
 import threading
@@ -39,6 +43,9 @@ from edgeserve_ros.ros.params import ParameterError
 EXECUTORS = ('single', 'multi')
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RCLError = _rclpy.RCLError
+#: Seconds after the first stop signal before a node still stopping dumps its stacks
+#: (``ros2 launch`` escalates to SIGTERM after 5 s).
+TEARDOWN_DUMP_S = 4.0
 
 
 def make_executor(kind: Optional[str] = None) -> rclpy.executors.Executor:
@@ -100,6 +107,8 @@ def stop_signals() -> Iterator[List[int]]:
     received: List[int] = []
 
     def record(signum: int, frame: Optional[FrameType]) -> None:
+        if not received:
+            faulthandler.dump_traceback_later(TEARDOWN_DUMP_S, exit=False)
         received.append(signum)
 
     if threading.current_thread() is not threading.main_thread():
@@ -109,6 +118,7 @@ def stop_signals() -> Iterator[List[int]]:
     try:
         yield received
     finally:
+        faulthandler.cancel_dump_traceback_later()
         for sig, handler in previous.items():
             # once stopping, ignore the duplicate Ctrl-C that is on its way: Python's exit
             # puts SIG_DFL back for handlers it installed (killing the process), not SIG_IGN
@@ -161,6 +171,7 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
             # the signal's shutdown invalidated a handle under a callback or the wait set
             node.get_logger().debug(f'stopped by a signal: {exc!r}')
         finally:
+            faulthandler.dump_traceback_later(TEARDOWN_DUMP_S, exit=False)  # re-armed
             executor.shutdown()
             node.destroy_node()
             rclpy.try_shutdown()
