@@ -35,6 +35,16 @@ def domain_id() -> int:
     return next_domain_id()
 
 
+@pytest.fixture(scope='session')
+def models_dir(tmp_path_factory):
+    """One trained-model cache for every topology test of the session.
+
+    ``workloads.prepare.models_file`` keys files by workload, seed and streams, and training
+    is seeded, so every test gets the models it would train itself (HAR took 7-14 s a time).
+    """
+    return tmp_path_factory.mktemp('topology_models')
+
+
 @pytest.fixture
 def ros_context(domain_id):
     """Yield an initialised rclpy Context on the test's own domain id; shut it down after."""

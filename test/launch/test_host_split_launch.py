@@ -24,7 +24,7 @@ def _two_host_har(tmp_path):
     return path
 
 
-def test_each_host_launches_its_part(domain_id, tmp_path):
+def test_each_host_launches_its_part(domain_id, tmp_path, models_dir):
     from edgeserve_ros.topology.netns import NetnsLab, netns_available
     from edgeserve_ros.topology.run import load
     from edgeserve_ros.workloads.prepare import models_file
@@ -32,11 +32,11 @@ def test_each_host_launches_its_part(domain_id, tmp_path):
     if not ok:
         pytest.skip(reason)
     config = _two_host_har(tmp_path)
-    models_file(load(str(config), []), tmp_path / 'models')  # trained once, for both hosts
+    models_file(load(str(config), []), models_dir)  # trained once, for both hosts
     with NetnsLab(['leader', 'edge'], domain_id=domain_id) as lab:
         runs = {host: Launched(
             ['ros2', 'launch', 'edgeserve_ros', 'topology_launch.py', f'config:={config}',
-             f'host:={host}', f'models_dir:={tmp_path / "models"}'],
+             f'host:={host}', f'models_dir:={models_dir}'],
             {'ROS_DOMAIN_ID': str(domain_id), 'PYTHONUNBUFFERED': '1'},
             popen=lambda argv, host=host, **kw: lab.popen(host, argv, **kw))
             for host in ('leader', 'edge')}

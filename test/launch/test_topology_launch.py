@@ -12,12 +12,6 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow,
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / 'config' / 'topologies'
 
 
-@pytest.fixture(scope='module')
-def models_dir(tmp_path_factory):
-    """Give the module one models cache: each workload's models are trained once."""
-    return tmp_path_factory.mktemp('models')
-
-
 def launch_topology(config, domain_id, models_dir, *args):
     """Start ``topology_launch.py`` on ``config`` with more ``name:=value`` arguments."""
     return Launched(['ros2', 'launch', 'edgeserve_ros', 'topology_launch.py',
@@ -25,22 +19,22 @@ def launch_topology(config, domain_id, models_dir, *args):
                     {'ROS_DOMAIN_ID': str(domain_id), 'PYTHONUNBUFFERED': '1'})
 
 
-def run_until(run, predictions, timeout=220.0):
+def run_until(run, minimum, key='predictions', timeout=220.0):
     """
-    Wait for a progress line of the monitor with ``predictions``; Ctrl-C; return it.
+    Wait for a progress line of the monitor with ``key >= minimum``; Ctrl-C; return it.
 
     At a load average of 30 (other work on 2 cores) ten node processes took over 120 s to
     load their models: the deadline is generous.
     """
     try:
-        got = run.wait_for(lambda _: any(e['predictions'] >= predictions
-                                         for e in run.events('progress')), timeout)
+        got = run.wait_for(lambda _: any(e[key] >= minimum for e in run.events('progress')),
+                           timeout)
         assert got, run.text()[-5000:]
         rc = run.interrupt()
     finally:
         run.close()
     assert_clean_exit(run, rc)
-    return [e for e in run.events('progress') if e['predictions'] >= predictions][0]
+    return [e for e in run.events('progress') if e[key] >= minimum][0]
 
 
 @pytest.mark.parametrize('topology', ['centralized', 'parallel', 'decentralized'])
@@ -50,11 +44,14 @@ def test_har_topologies_predict_and_stop_cleanly(topology, domain_id, models_dir
     # host (see test/topology/test_run_topologies.py); real-time figures are benched
     run = launch_topology('har.yaml', domain_id, models_dir, f'topology:={topology}',
                           'set:=count=400 speed=0.5')
-    progress = run_until(run, 60)
+    # 'agreed': predictions that used every member and whose inputs share one label. How
+    # many of the first predictions agree measures the host (decentralized beside 2 CPU
+    # burners: 9 of the first 60, local models lagging 270 ms), so the test waits for 40 of
+    # them and checks what they say: 5 classes (chance 0.2); 0.78-0.85 under that load,
+    # 0.94 quiet. At 0.78, 40 draws fall below 0.6 with probability 0.2 %
+    progress = run_until(run, 40, key='agreed')
     print(f'\n{topology}: {progress}')
-    # predictions whose inputs share one label and that used every member: 5 classes; of
-    # the first 60 predictions 0.83-0.85 beside 2 CPU burners (0.94 over a whole run)
-    assert progress['agreed'] >= 20 and progress['agreed_accuracy'] >= 0.7, progress
+    assert progress['agreed_accuracy'] >= 0.6, progress
 
 
 def test_nids_parallel_classifies_flows(domain_id, models_dir):

@@ -12,12 +12,6 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / 'config' / 'topologies'
 
 
-@pytest.fixture(scope='module')
-def models_dir(tmp_path_factory):
-    """One trained-model cache for this module's runs (training is seeded: same models)."""
-    return tmp_path_factory.mktemp('models')
-
-
 def _run(config, domain_id, models_dir, *sets, seconds=6.0, netns=False):
     argv = [sys.executable, '-m', 'edgeserve_ros.topology.run', str(CONFIGS / config),
             '--json', '--seconds', str(seconds), '--domain-id', str(domain_id),
