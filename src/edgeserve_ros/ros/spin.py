@@ -118,7 +118,10 @@ def stop_signals() -> Iterator[List[int]]:
     try:
         yield received
     finally:
-        faulthandler.cancel_dump_traceback_later()
+        if received:  # the process exits next: a hang there (threads joined) dumps too
+            faulthandler.dump_traceback_later(TEARDOWN_DUMP_S, exit=False)
+        else:
+            faulthandler.cancel_dump_traceback_later()
         for sig, handler in previous.items():
             # once stopping, ignore the duplicate Ctrl-C that is on its way: Python's exit
             # puts SIG_DFL back for handlers it installed (killing the process), not SIG_IGN
