@@ -80,11 +80,11 @@ class Graph:
 
 
 @pytest.fixture(scope='module')
-def graph(tmp_path_factory):
+def graph(models_dir):
     from edgeserve_ros.topology.run import load
     from edgeserve_ros.workloads.prepare import models_file
     models = models_file(load(str(ROOT / 'config' / 'topologies' / 'har.yaml'), []),
-                         tmp_path_factory.mktemp('models'))
+                         models_dir)
     g = Graph(next_domain_id(), models)
     try:
         yield g
