@@ -1,7 +1,9 @@
 """Per-client round-robin into the decode pool: a flooder's backlog does not delay others."""
 
 import asyncio
+import gc
 import threading
+import weakref
 
 import numpy as np
 from web_support import png
@@ -79,3 +81,20 @@ def test_decode_errors_and_a_shut_down_pool_answer_each_waiter():
     assert isinstance(late, ImageError) and late.status == 503 and 'shutting down' in str(late)
     for _ in range(4):  # every slot came back
         assert pool._slots.acquire(blocking=False)
+
+
+def test_a_finished_decode_leaves_no_reference_cycle_holding_the_image():
+    """Under load the cyclic GC runs late: a cycle job <-> future kept decoded images alive."""
+    pool = DecodePool(1, 4, 10_000, 100)
+
+    async def main():
+        image = await pool.decode(_image(7), 'a')
+        await asyncio.sleep(0)  # let the loop run anything the done callback scheduled
+        return weakref.ref(image.array), image.width
+    gc.disable()
+    try:
+        ref, width = asyncio.run(main())
+        assert width == 7 and ref() is None, gc.get_referrers(ref())
+    finally:
+        gc.enable()
+        pool.close()

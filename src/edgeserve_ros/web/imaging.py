@@ -187,6 +187,9 @@ class DecodePool:
 
     def _settle(self, job: _Job, future: 'Future[DecodedImage]') -> None:
         self._running -= 1
+        # job -> future -> its done callback -> job is a reference cycle holding the decoded
+        # image: left to the cyclic GC it kept hundreds of MiB alive under load (web_load)
+        job.future = None
         if not job.waiter.done():
             if future.cancelled():
                 job.waiter.set_exception(ImageError(503, 'gateway shutting down'))
