@@ -46,6 +46,20 @@ def _build(streams, conf, seed):
     return merge(*per), cfg
 
 
+def _synchronize_checked(events, cfg):
+    """Synchronize ``events``; check the contract, freshness and the emission instants."""
+    start = events[0].arrival
+    tuples = synchronize(events, cfg)
+    check_invariants(events, cfg, start, tuples)
+    check_freshest(events, cfg, tuples)
+    arrivals = {e.arrival for e in events}
+    for prev, tup in zip([None] + tuples, tuples):
+        at = [tup.tick, tup.tick + cfg.max_skew] + ([prev.emit_time] if prev else [])
+        assert tup.emit_time in arrivals or min(abs(tup.emit_time - x) for x in at) < 1e-9, (
+            f'emitted at {tup.emit_time}: neither an arrival, the tick, nor the deadline')
+    return tuples
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(stream_params, min_size=1, max_size=4), configs, st.integers(0, 2**32))
 def test_invariants_on_random_traces(streams, conf, seed):
@@ -54,15 +68,7 @@ def test_invariants_on_random_traces(streams, conf, seed):
     if not events:
         return
     start = events[0].arrival
-    tuples = synchronize(events, cfg)
-    check_invariants(events, cfg, start, tuples)
-    check_freshest(events, cfg, tuples)
-    arrivals = {e.arrival for e in events}
-    for prev, tup in zip([None] + tuples, tuples):
-        at = {tup.tick, tup.tick + cfg.max_skew, prev and prev.emit_time}
-        assert tup.emit_time in arrivals or min(abs(tup.emit_time - x) for x in at
-                                                if x is not None) < 1e-9, (
-            f'emitted at {tup.emit_time}: neither an arrival, the tick, nor the deadline')
+    tuples = _synchronize_checked(events, cfg)
     assert synchronize(events, cfg) == tuples, 'determinism'
     end = events[-1].arrival
     emitted = {round((t.tick - start) / cfg.period) for t in tuples}
@@ -120,11 +126,4 @@ def test_holding_for_a_fresher_header_keeps_the_contract(rates, max_skew, period
     events = merge(*[make_stream(n, rate, 0.002, spread, 0.0, 1.5, rnd)
                      for n, (rate, spread) in zip(names, rates)])
     cfg = SyncConfig(period=period, max_skew=max_skew, max_age=0.5, streams=tuple(names))
-    start = events[0].arrival
-    tuples = synchronize(events, cfg)
-    check_invariants(events, cfg, start, tuples)
-    check_freshest(events, cfg, tuples)
-    arrivals = {e.arrival for e in events}
-    for prev, tup in zip([None] + tuples, tuples):
-        at = [tup.tick, tup.tick + max_skew] + ([prev.emit_time] if prev else [])
-        assert tup.emit_time in arrivals or min(abs(tup.emit_time - x) for x in at) < 1e-9
+    _synchronize_checked(events, cfg)
