@@ -41,7 +41,8 @@ def run_until(run, minimum, key='predictions', timeout=220.0):
 def test_har_topologies_predict_and_stop_cleanly(topology, domain_id, models_dir):
     # 0.5x playback: at 2x, four streams through the models on a loaded 2-core host lag,
     # late votes are dropped and imputed members mix examples, so accuracy measured the
-    # host (see test/topology/test_run_topologies.py); real-time figures are benched
+    # host (per-example 0.57-0.83 at load 5-11, 0.91-0.94 quiet); real-time figures are
+    # benched (bench/har_paper)
     run = launch_topology('har.yaml', domain_id, models_dir, f'topology:={topology}',
                           'set:=count=400 speed=0.5')
     # 'agreed': predictions that used every member and whose inputs share one label. How

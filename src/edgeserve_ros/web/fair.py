@@ -61,5 +61,5 @@ class FairQueue(Generic[T]):
         return True
 
     def waiting(self) -> Dict[Hashable, int]:
-        """Return the items waiting per key (for metrics and tests)."""
+        """Return the items waiting per key (diagnostics and tests)."""
         return {key: len(line) for key, line in self._queues.items()}
