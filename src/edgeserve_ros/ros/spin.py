@@ -18,7 +18,9 @@ rclpy's own handler, which chains to it, shuts the context down, the executor re
 node is torn down once, whatever number of signals follows. A node still stopping
 :data:`TEARDOWN_DUMP_S` after the first signal (or after its spin ended) writes every
 thread's stack to stderr (``faulthandler``): a hang that ``ros2 launch`` ends with SIGKILL
-leaves its cause behind.
+leaves its cause behind. Where ``$EDGESERVE_NATIVE_DUMP_DIR`` names a folder and gdb is
+installed, it also writes gdb's native backtrace of every thread there (opt-in diagnostics:
+a hang inside the middleware shows no Python frame below the call that entered it).
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import threading
+import time
 from types import FrameType
 from typing import Callable, Iterator, List, Optional
 
@@ -46,6 +52,11 @@ RCLError = _rclpy.RCLError
 #: Seconds after the first stop signal before a node still stopping dumps its stacks
 #: (``ros2 launch`` escalates to SIGTERM after 5 s).
 TEARDOWN_DUMP_S = 4.0
+#: Environment variable: folder for native (gdb) backtraces of a node still stopping.
+NATIVE_DUMP_ENV = 'EDGESERVE_NATIVE_DUMP_DIR'
+_NATIVE_DUMP = ('sleep "$1"; kill -0 "$2" 2>/dev/null || exit 0; '
+                '"$3" -nx -batch -iex "set debuginfod enabled off" -p "$2" '
+                '-ex "info threads" -ex "thread apply all bt 40" >"$4" 2>&1')
 
 
 def make_executor(kind: Optional[str] = None) -> rclpy.executors.Executor:
@@ -92,6 +103,28 @@ class BackgroundSpinner:
         if self.destroy_nodes:
             for node in self.nodes:
                 node.destroy_node()
+
+
+def arm_native_dump(delay: float = TEARDOWN_DUMP_S) -> Optional[str]:
+    """
+    Have gdb write native stacks to ``$EDGESERVE_NATIVE_DUMP_DIR`` if still alive after ``delay``.
+
+    A detached shell waits, then attaches gdb only if the process is still alive; nothing
+    happens without the variable or without gdb.
+
+    :returns: the file it would write, or None
+    """
+    folder = os.environ.get(NATIVE_DUMP_ENV, '')
+    gdb = shutil.which('gdb') if folder else None
+    if not gdb:
+        return None
+    os.makedirs(folder, exist_ok=True)
+    name = os.path.basename(sys.argv[0] or 'python')
+    target = os.path.join(folder, f'{name}-{os.getpid()}-{time.strftime("%H%M%S")}.txt')
+    subprocess.Popen(['sh', '-c', _NATIVE_DUMP, 'native-dump', f'{delay:.1f}', str(os.getpid()),
+                      gdb, target], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)
+    return target
 
 
 @contextlib.contextmanager
@@ -175,6 +208,7 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
             node.get_logger().debug(f'stopped by a signal: {exc!r}')
         finally:
             faulthandler.dump_traceback_later(TEARDOWN_DUMP_S, exit=False)  # re-armed
+            arm_native_dump()
             executor.shutdown()
             node.destroy_node()
             rclpy.try_shutdown()
