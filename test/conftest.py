@@ -3,20 +3,22 @@
 import itertools
 import os
 import pathlib
-import tempfile
 import time
 
 import pytest
 
 #: Opt-in (``EDGESERVE_NATIVE_DUMP_DIR=folder``): nodes stuck in teardown write gdb backtraces
 #: there (``ros/spin.py``). Not set by default: beside 2 CPU burners gdb took 47 s to attach.
-NATIVE_DUMPS = pathlib.Path(os.environ.get('EDGESERVE_NATIVE_DUMP_DIR') or tempfile.mkdtemp())
+NATIVE_DUMPS = os.environ.get('EDGESERVE_NATIVE_DUMP_DIR', '')
 _SESSION_START = time.time()
 
 
 def pytest_terminal_summary(terminalreporter):
     """Name the native backtraces that nodes stuck in teardown wrote during this session."""
-    dumps = sorted(p for p in NATIVE_DUMPS.glob('*.txt') if p.stat().st_mtime >= _SESSION_START)
+    if not NATIVE_DUMPS:
+        return
+    dumps = sorted(p for p in pathlib.Path(NATIVE_DUMPS).glob('*.txt')
+                   if p.stat().st_mtime >= _SESSION_START)
     if dumps:
         terminalreporter.section('nodes stuck in teardown (gdb backtraces)')
         for path in dumps:
