@@ -6,15 +6,33 @@ import pathlib
 import time
 
 import pytest
+import ros_hygiene
 
 #: Opt-in (``EDGESERVE_NATIVE_DUMP_DIR=folder``): nodes stuck in teardown write gdb backtraces
 #: there (``ros/spin.py``). Not set by default: beside 2 CPU burners gdb took 47 s to attach.
 NATIVE_DUMPS = os.environ.get('EDGESERVE_NATIVE_DUMP_DIR', '')
 _SESSION_START = time.time()
+_SESSION = ros_hygiene.mark_session()
+_HYGIENE = {}
+
+
+def pytest_sessionstart(session):
+    """Clear Fast DDS shared memory that killed participants left (earlier runs, kill -9)."""
+    _HYGIENE['shm'] = ros_hygiene.clean_zombie_shm()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Kill every process this session started and left running (it would haunt a domain)."""
+    _HYGIENE['strays'] = ros_hygiene.kill_strays(_SESSION)
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Name the native backtraces that nodes stuck in teardown wrote during this session."""
+    """Report the session's hygiene; name native backtraces of nodes stuck in teardown."""
+    strays = _HYGIENE.get('strays')
+    if strays:
+        terminalreporter.section('processes left running by tests (killed)')
+        for pid, cmd in strays:
+            terminalreporter.write_line(f'{pid}: {cmd}')
     if not NATIVE_DUMPS:
         return
     dumps = sorted(p for p in pathlib.Path(NATIVE_DUMPS).glob('*.txt')
@@ -44,8 +62,17 @@ _DOMAIN_IDS = itertools.count(os.getpid() * 7)
 
 
 def next_domain_id() -> int:
-    """Return a ROS domain id of this session's range, cycling through it (see above)."""
-    return _DOMAINS[next(_DOMAIN_IDS) % len(_DOMAINS)]
+    """Return the next domain id of this session's range (cycling) that no process uses.
+
+    A domain with a live participant (a test's node still stopping, another run, an orphan)
+    is skipped: see ``ros_hygiene``.
+    """
+    ports = ros_hygiene.bound_udp_ports()
+    for _ in _DOMAINS:
+        domain = _DOMAINS[next(_DOMAIN_IDS) % len(_DOMAINS)]
+        if not ros_hygiene.domain_in_use(domain, ports):
+            return domain
+    raise RuntimeError(f'every domain id of {_DOMAINS} has a live DDS participant')
 
 
 @pytest.fixture
