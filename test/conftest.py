@@ -12,6 +12,29 @@ import ros_hygiene
 #: there (``ros/spin.py``). Not set by default: beside 2 CPU burners gdb took 47 s to attach.
 NATIVE_DUMPS = os.environ.get('EDGESERVE_NATIVE_DUMP_DIR', '')
 _SESSION_START = time.time()
+#: ``bench/fuzz.py``'s control runs (``FUZZ_CONTROL=1``): the fuzz tests draw their inputs as
+#: usual and skip the code under test, so hypothesis's own memory growth is measured apart.
+FUZZ_CONTROL = os.environ.get('FUZZ_CONTROL') == '1'
+_FUZZ_LOG = os.environ.get('FUZZ_RSS_LOG', '')
+_FUZZ_EVERY = max(1, int(os.environ.get('FUZZ_EXAMPLES', '0') or 0) // 20)
+_FUZZ_CASES = itertools.count(1)
+
+
+def fuzz_case() -> bool:
+    """Count one fuzz case (its inputs drawn); return whether to skip the code under test.
+
+    With ``FUZZ_RSS_LOG`` set, every 5 % of ``FUZZ_EXAMPLES`` cases appends ``case rss_bytes``
+    to that file, so ``bench/fuzz.py`` compares a target and its control at equal case counts.
+    """
+    case = next(_FUZZ_CASES)
+    if _FUZZ_LOG and case % _FUZZ_EVERY == 0:
+        with open('/proc/self/statm') as f:
+            rss = int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+        with open(_FUZZ_LOG, 'a') as f:
+            f.write(f'{case} {rss}\n')
+    return FUZZ_CONTROL
+
+
 _SESSION = ros_hygiene.mark_session()
 _HYGIENE = {}
 
