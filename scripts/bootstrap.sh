@@ -22,9 +22,10 @@ mkdir -p "$repo/log"
 
 # 1. Debian packages: zbar for pyzbar, iproute2 for the multi-host harness, chromium for the
 #    web page test (headless; playwright cannot download browsers here), ROS 1
-#    message_filters (Python and C++) as the stock ApproximateTime baselines.
+#    message_filters (Python and C++) as the stock ApproximateTime baselines, elfutils
+#    (eu-stack) for the native stacks of a node stuck in teardown (ros/spin.py).
 apt_packages=(libzbar0 iproute2 g++ chromium python3-message-filters libmessage-filters-dev
-  python3-rospy python3-std-msgs)
+  python3-rospy python3-std-msgs elfutils)
 if [ "${EDGESERVE_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${apt_packages[@]}"; do

@@ -3,14 +3,22 @@
 import itertools
 import os
 import pathlib
+import shutil
+import tempfile
 import time
 
 import pytest
 import ros_hygiene
 
-#: Opt-in (``EDGESERVE_NATIVE_DUMP_DIR=folder``): nodes stuck in teardown write gdb backtraces
-#: there (``ros/spin.py``). Not set by default: beside 2 CPU burners gdb took 47 s to attach.
+#: ``EDGESERVE_NATIVE_DUMP_DIR=folder``: nodes stuck in teardown write native stacks there
+#: (``ros/spin.py``). On by default where elfutils' eu-stack is installed (0.1 s a dump); gdb
+#: alone took 47 s to attach beside 2 CPU burners, so it stays opt-in.
+if shutil.which('eu-stack'):
+    os.environ.setdefault('EDGESERVE_NATIVE_DUMP_DIR',
+                          os.path.join(tempfile.gettempdir(), 'edgeserve_native_dumps'))
 NATIVE_DUMPS = os.environ.get('EDGESERVE_NATIVE_DUMP_DIR', '')
+#: Lines of each dump printed in the summary (CI keeps only the log).
+DUMP_LINES = 400
 _SESSION_START = time.time()
 #: ``bench/fuzz.py``'s control runs (``FUZZ_CONTROL=1``): the fuzz tests draw their inputs as
 #: usual and skip the code under test, so hypothesis's own memory growth is measured apart.
@@ -61,9 +69,11 @@ def pytest_terminal_summary(terminalreporter):
     dumps = sorted(p for p in pathlib.Path(NATIVE_DUMPS).glob('*.txt')
                    if p.stat().st_mtime >= _SESSION_START)
     if dumps:
-        terminalreporter.section('nodes stuck in teardown (gdb backtraces)')
+        terminalreporter.section('nodes stuck in teardown (native stacks)')
         for path in dumps:
-            terminalreporter.write_line(str(path))
+            terminalreporter.write_line(f'--- {path}')
+            for line in path.read_text(errors='replace').splitlines()[:DUMP_LINES]:
+                terminalreporter.write_line(line)
 
 
 def _domain_range() -> range:
