@@ -48,17 +48,25 @@ def mark_session() -> str:
     return token
 
 
-def session_processes(token: str) -> List[Tuple[int, str]]:
-    """Return ``(pid, command)`` of every other live process that inherited ``token``."""
+def session_processes(token: str) -> List[Tuple[int, str, str]]:
+    """
+    Return ``(pid, command, kind)`` of every other live process that inherited ``token``.
+
+    ``kind`` is ``watcher`` for a node's teardown watcher (``spin.arm_native_dump``: a shell
+    that sleeps a few seconds after the node stopped), else ``process``.
+    """
     needle = f'{SESSION_VAR}={token}'.encode()
+    watcher = b'EDGESERVE_TEARDOWN_WATCHER=1'  # spin.WATCHER_ENV
     found = []
     for entry in os.listdir('/proc'):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             with open(f'/proc/{entry}/environ', 'rb') as f:
-                if needle not in f.read().split(b'\0'):
-                    continue
+                env = f.read().split(b'\0')
+            if needle not in env:
+                continue
+            kind = 'watcher' if watcher in env else 'process'
             with open(f'/proc/{entry}/stat') as f:
                 if f.read().rsplit(')', 1)[1].split()[0] == 'Z':
                     continue
@@ -66,7 +74,7 @@ def session_processes(token: str) -> List[Tuple[int, str]]:
                 cmd = f.read().replace(b'\0', b' ').decode(errors='replace')[:160]
         except OSError:
             continue
-        found.append((int(entry), cmd))
+        found.append((int(entry), cmd, kind))
     return found
 
 
@@ -74,16 +82,15 @@ def kill_strays(token: str) -> List[Tuple[int, str]]:
     """
     SIGKILL every live process of this session except this one; return what was killed.
 
-    Teardown watchers (``spin.arm_native_dump``: a shell sleeping a few seconds after a node
-    stopped) are killed too but not returned: they are no test's leftovers.
+    Teardown watchers are killed too but not returned: they are no test's leftovers.
     """
     strays = session_processes(token)
-    for pid, _ in strays:
+    for pid, _, _ in strays:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    return [(pid, cmd) for pid, cmd in strays if ' native-dump ' not in cmd]
+    return [(pid, cmd) for pid, cmd, kind in strays if kind == 'process']
 
 
 def clean_zombie_shm() -> str:

@@ -26,10 +26,11 @@ def test_processes_of_the_session_are_found_by_their_inherited_token():
     token = os.environ[ros_hygiene.SESSION_VAR]
     child = subprocess.Popen(['sleep', '60'])
     try:
-        found = dict(ros_hygiene.session_processes(token))
+        found = {pid: cmd for pid, cmd, _ in ros_hygiene.session_processes(token)}
         assert found.get(child.pid, '').startswith('sleep 60')
-        assert child.pid not in dict(ros_hygiene.session_processes('another-session'))
+        others = ros_hygiene.session_processes('another-session')
+        assert child.pid not in [pid for pid, _, _ in others]
     finally:
         child.kill()
         child.wait(timeout=10)
-    assert child.pid not in dict(ros_hygiene.session_processes(token))
+    assert child.pid not in [p for p, _, _ in ros_hygiene.session_processes(token)]

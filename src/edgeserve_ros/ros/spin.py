@@ -17,11 +17,14 @@ therefore replaces it, before ``rclpy.init``, with a handler that only records t
 rclpy's own handler, which chains to it, shuts the context down, the executor returns and the
 node is torn down once, whatever number of signals follows. A node still stopping
 :data:`TEARDOWN_DUMP_S` after the first signal (or after its spin ended) writes every
-thread's stack to stderr (``faulthandler``): a hang that ``ros2 launch`` ends with SIGKILL
-leaves its cause behind. Where ``$EDGESERVE_NATIVE_DUMP_DIR`` names a folder, it also
-writes the native stack of every thread there (a hang inside the middleware shows no Python
-frame below the call that entered it): with elfutils' ``eu-stack`` (0.1 s for a process with
-torch loaded, beside 2 CPU burners), else with gdb (47 s to attach there: often too late).
+thread's stack to stderr (``faulthandler``), so a hang leaves its cause behind. Where
+``$EDGESERVE_NATIVE_DUMP_DIR`` names a folder, it also writes the native stack of every
+thread there (a hang inside the middleware shows no Python frame below the call that entered
+it): with elfutils' ``eu-stack`` (0.1 s for a process with torch loaded, beside 2 CPU
+burners), else with gdb (47 s to attach there: often too late). One still stopping
+:data:`TEARDOWN_ABANDON_S` after its spin ended exits with status 0 from a C timer
+(:mod:`.exit_watchdog`): its work is done, only the middleware's teardown is left, stuck in
+a Fast DDS livelock with the GIL held, which ``ros2 launch`` would end with SIGKILL.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.task import Future
 
+from edgeserve_ros.ros import exit_watchdog
 from edgeserve_ros.ros.params import ParameterError
 
 EXECUTORS = ('single', 'multi')
@@ -53,11 +57,22 @@ RCLError = _rclpy.RCLError
 #: Seconds after the first stop signal before a node still stopping dumps its stacks
 #: (``ros2 launch`` escalates to SIGTERM after 5 s).
 TEARDOWN_DUMP_S = 4.0
+#: Seconds after its spin ended before a node stuck in middleware teardown exits with status
+#: 0 anyway (``exit_watchdog``: Fast DDS 2.14 can livelock deleting the participant); after
+#: the dumps above, before ``ros2 launch``'s SIGKILL 10 s after Ctrl-C.
+TEARDOWN_ABANDON_S = 6.0
+ABANDON_MESSAGE = ('[{name}] teardown stuck in the ROS 2 middleware for %g s (Fast DDS '
+                   'participant deletion, see docs/faults.md): exiting with status 0; '
+                   'errno' % TEARDOWN_ABANDON_S)
 #: Environment variable: folder for native backtraces of a node still stopping.
 NATIVE_DUMP_ENV = 'EDGESERVE_NATIVE_DUMP_DIR'
+#: Set in the environment of that watcher (and its children), so harnesses can tell it apart.
+WATCHER_ENV = 'EDGESERVE_TEARDOWN_WATCHER'
 #: Native stack tools, fastest first: ``sh -c`` snippets given $1 delay, $2 pid, $3 tool, $4 file.
 _NATIVE_TOOLS = (
-    ('eu-stack', '"$3" -p "$2" >"$4" 2>&1'),
+    # twice, 1 s apart, with the CPU time used in between (a livelock spins, a deadlock sleeps)
+    ('eu-stack', 'cpu() { awk \'{print "utime", $14, "stime", $15}\' /proc/"$2"/stat; }; '
+                 '{ cpu; "$3" -p "$2"; sleep 1; cpu; "$3" -p "$2"; } >"$4" 2>&1'),
     ('gdb', '"$3" -nx -batch -iex "set debuginfod enabled off" -p "$2" '
             '-ex "info threads" -ex "thread apply all bt 40" >"$4" 2>&1'),
 )
@@ -130,7 +145,8 @@ def arm_native_dump(delay: float = TEARDOWN_DUMP_S) -> Optional[str]:
     script = f'sleep "$1"; kill -0 "$2" 2>/dev/null || exit 0; {snippet}'
     subprocess.Popen(['sh', '-c', script, 'native-dump', f'{delay:.1f}', str(os.getpid()),
                       tool, target], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True)
+                     stderr=subprocess.DEVNULL, start_new_session=True,
+                     env=dict(os.environ, **{WATCHER_ENV: '1'}))
     return target
 
 
@@ -216,7 +232,10 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
         finally:
             faulthandler.dump_traceback_later(TEARDOWN_DUMP_S, exit=False)  # re-armed
             arm_native_dump()
+            sys.stdout.flush()
+            disarm = exit_watchdog.arm(TEARDOWN_ABANDON_S, ABANDON_MESSAGE.format(name=name))
             executor.shutdown()
             node.destroy_node()
             rclpy.try_shutdown()
+            disarm()
     return 0
