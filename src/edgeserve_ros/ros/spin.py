@@ -71,7 +71,7 @@ WATCHER_ENV = 'EDGESERVE_TEARDOWN_WATCHER'
 #: Native stack tools, fastest first: ``sh -c`` snippets given $1 delay, $2 pid, $3 tool, $4 file.
 _NATIVE_TOOLS = (
     # twice, 1 s apart, with the CPU time used in between (a livelock spins, a deadlock sleeps)
-    ('eu-stack', 'cpu() { awk \'{print "utime", $14, "stime", $15}\' /proc/"$2"/stat; }; '
+    ('eu-stack', 'p="$2"; cpu() { awk \'{print "utime", $14, "stime", $15}\' /proc/"$p"/stat; }; '
                  '{ cpu; "$3" -p "$2"; sleep 1; cpu; "$3" -p "$2"; } >"$4" 2>&1'),
     ('gdb', '"$3" -nx -batch -iex "set debuginfod enabled off" -p "$2" '
             '-ex "info threads" -ex "thread apply all bt 40" >"$4" 2>&1'),
