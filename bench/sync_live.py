@@ -243,7 +243,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
              f'{MAX_SKEW * 1e3:.0f} ms, policy impute, queue {QUEUE_SIZE}; stock: '
              f'{res["stock_label"]}, queue {QUEUE_SIZE}, slop {MAX_SKEW * 1e3:.0f} ms. '
              'Ages are receipt (or emission) time minus the newest member stamp, on one '
-             "host clock. Measured beside other work (2 shared cores); sync_node's "
+             "host clock. 2 cores, load average in the machine table; sync_node's "
              'receipt age includes one DDS hop more than the stock callback.')
     common.write_md(NAME, 'Live synchronization: stock ROS 2 ApproximateTime vs sync_node',
                     [('Setup', setup), ('Results', table)],
