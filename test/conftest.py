@@ -49,7 +49,7 @@ _HYGIENE = {}
 
 def pytest_sessionstart(session):
     """Clear Fast DDS shared memory that killed participants left (earlier runs, kill -9)."""
-    _HYGIENE['shm'] = ros_hygiene.clean_zombie_shm()
+    _HYGIENE['shm'] = ros_hygiene.clean_zombie_shm()  # reported in the summary
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -59,6 +59,8 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_terminal_summary(terminalreporter):
     """Report the session's hygiene; name native backtraces of nodes stuck in teardown."""
+    if _HYGIENE.get('shm'):
+        terminalreporter.write_line(f'session start, fastdds shm clean: {_HYGIENE["shm"]}')
     strays = _HYGIENE.get('strays')
     if strays:
         terminalreporter.section('processes left running by tests (killed)')

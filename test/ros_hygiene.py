@@ -1,11 +1,10 @@
 """What a test session leaves on the machine: live DDS domains, stray processes, zombie shm.
 
-Session 9's root cause of the ``destroy_node`` hangs (issue 7): node processes orphaned by
-an interrupted run kept serving ``/shared_queue/pull`` and discovery in a domain id that a
-later test took again; that test's queue saw no items, and its nodes hung in ``rcl`` node
-fini at Ctrl-C (13 of 15 runs). With the orphans gone, the same loop in the same domain
-ended cleanly 4 of 4 times. So tests take only domains no live participant uses, and a
-session kills what it started and left running.
+Node processes orphaned by an interrupted run (session 9) kept serving ``/shared_queue/pull``
+and discovery in a domain id that a later test took again: that test's queue saw no items.
+So tests take only domains no live participant uses, and a session kills what it started
+and left running. (The ``destroy_node`` hangs seen in the same loops were not caused by the
+orphans: they are a Fast DDS livelock, ``docs/faults.md``.)
 """
 
 import os

@@ -30,14 +30,14 @@ def _headers():
 
 
 def test_fast_members_equal_the_constructors_byte_for_byte():
-    assert tuples._FAST_MEMBERS
+    assert tuples._FAST_SLOTS
     t, headers = _tuple(), _headers()
     fast = tuples.tuple_message(t, 42, headers)
-    tuples._FAST_MEMBERS = False
+    tuples._FAST_SLOTS = False
     try:
         slow = tuples.tuple_message(t, 42, headers)
     finally:
-        tuples._FAST_MEMBERS = True
+        tuples._FAST_SLOTS = True
     assert fast == slow
     assert serialize_message(fast) == serialize_message(slow)
     states = [m.state for m in fast.members]

@@ -57,14 +57,15 @@ def timer_period(period: float, max_skew: float) -> float:
 #: against the slots named here: a differently generated class falls back to the constructor.
 _MEMBER_SLOTS = ('_stream', '_present', '_state', '_seq', '_stamp', '_age', '_arrival',
                  '_payload_header', '_payload_fetched', '_payload', '_check_fields')
-_FAST_MEMBERS = tuple(getattr(SyncMember, '__slots__', ())) == _MEMBER_SLOTS
 _TUPLE_SLOTS = ('_header', '_tick', '_emit_time', '_skew', '_payloads_fetched', '_members',
                 '_check_fields')
+_FAST_SLOTS = (tuple(getattr(SyncMember, '__slots__', ())) == _MEMBER_SLOTS
+               and tuple(getattr(SyncedTuple, '__slots__', ())) == _TUPLE_SLOTS)
 
 
 def _member(stream: str, m: Member, header: PayloadHeader) -> SyncMember:
     """Return the ``SyncMember`` of a present member (see :data:`_MEMBER_SLOTS`)."""
-    if not _FAST_MEMBERS:
+    if not _FAST_SLOTS:
         return SyncMember(stream=stream, present=True, state=STATE_CODES[m.state], seq=m.seq,
                           stamp=from_sec(m.stamp), age=m.age, arrival=from_sec(m.arrival),
                           payload_header=header)
@@ -88,7 +89,7 @@ def tuple_message(t: SyncTuple, index: int,
         ``payload_header`` empty).
     """
     skew = fresh_skew(t.members.values(), t.tick)
-    if _FAST_MEMBERS and tuple(SyncedTuple.__slots__) == _TUPLE_SLOTS:
+    if _FAST_SLOTS:
         msg = SyncedTuple.__new__(SyncedTuple)
         msg._check_fields, msg._header = False, Header(stamp=from_sec(t.tick))
         msg._tick, msg._emit_time, msg._skew = index, from_sec(t.emit_time), float(skew)
