@@ -181,6 +181,33 @@ def test_client_that_reads_nothing_starves_nobody(stack):
     assert stack.procs.procs['web_gateway'].poll() is None
 
 
+def _paced(stack):
+    text = httpx.get(f'{stack.url}/metrics').text
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith('edgeserve_web_paced_total'))
+
+
+def test_flooding_socket_is_paced_while_another_client_streams(stack):
+    image, proto = png(qr_image('pace')), [f'bearer.{stack.token}']
+    paced_before = _paced(stack)
+    with _ws(stack, 'qr', subprotocols=proto) as flood, \
+            _ws(stack, 'qr', subprotocols=proto) as small:
+        small.send(make_frame(0, image))  # the small client is active from here on
+        assert json.loads(small.recv(timeout=90))['label'] == 'pace'
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(lambda: [flood.send(make_frame(i, image)) for i in range(60)])
+            answers = [json.loads(flood.recv(timeout=90)) for _ in range(60)]
+            sending.result(timeout=90)
+        small.send(make_frame(1, image))
+        assert json.loads(small.recv(timeout=90))['id'] == 1
+    # 60 frames beside an active client: over client_rate's burst (max_client_queue 8), read
+    # late, not dropped; every answer comes, in order
+    assert [(a['id'], a['status'], a['label']) for a in answers] == [
+        (i, 200, 'pace') for i in range(60)]
+    assert _paced(stack) - paced_before >= 1
+    assert stack.procs.procs['web_gateway'].poll() is None
+
+
 def test_public_address_without_token_exits_2(procs):
     procs.env.pop('EDGESERVE_WEB_TOKEN', None)
     proc = procs.start('edgeserve_ros.web.web_gateway_node', 'public_gateway', host='0.0.0.0',

@@ -76,6 +76,7 @@ async def _infer(request: Request) -> Response:
     except UploadError as exc:
         return _error(exc.status, str(exc))
     client = request.client.host if request.client else 'unknown'
+    svc.rate.touch(client)  # active: streaming sockets beside it are held to their share
     try:
         ticket = svc.admission.acquire(client, len(uploads))
     except Rejected as exc:
@@ -119,7 +120,8 @@ async def models(request: Request) -> Response:
     """GET /v1/models: names and the limits a client should respect."""
     svc = _service(request)
     limits: Dict[str, Any] = {k: getattr(svc.limits, k) for k in (
-        'max_body_bytes', 'max_files', 'max_frame_bytes', 'max_pixels', 'ws_in_flight')}
+        'max_body_bytes', 'max_files', 'max_frame_bytes', 'max_pixels', 'ws_in_flight',
+        'client_rate')}
     return JSONResponse({'models': svc.backend.models(), 'limits': limits,
                          'auth': request.app.state.auth.required})
 

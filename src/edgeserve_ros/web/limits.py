@@ -18,6 +18,8 @@ class Limits:
     :param max_queue: images admitted and not yet answered, all clients (429 / close 1013)
     :param max_client_queue: the same for one client (429 / close 1013)
     :param ws_in_flight: frames of one WebSocket being processed at once (reading pauses)
+    :param client_rate: frames/s one WebSocket may send while other clients are active
+        (burst ``max_client_queue``; reading pauses, :mod:`.rate`)
     :param decode_workers: threads decoding images
     :param result_timeout: seconds an image waits for its prediction (504 past it)
     :param max_results: async results kept (oldest finished ones are dropped first)
@@ -33,6 +35,7 @@ class Limits:
     max_queue: int = 64
     max_client_queue: int = 16
     ws_in_flight: int = 8
+    client_rate: float = 30.0
     decode_workers: int = 2
     result_timeout: float = 30.0
     max_results: int = 1024

@@ -21,6 +21,7 @@ from .admission import Admission, Rejected, Ticket
 from .imaging import DecodePool, ImageError
 from .limits import Limits
 from .metrics import BATCH_BUCKETS, LATENCY_BUCKETS, Registry
+from .rate import RateShare
 from .results import ResultStore
 from .uploads import Upload
 
@@ -54,6 +55,8 @@ def _metrics() -> Registry:
                 'and status code.')
     reg.counter('edgeserve_web_images_total', 'Images answered, by model and status code.')
     reg.counter('edgeserve_web_shed_total', 'Images refused by admission, by reason.')
+    reg.counter('edgeserve_web_paced_total', 'WebSocket frames read late to hold the socket to '
+                'client_rate while other clients are active.')
     reg.histogram('edgeserve_web_latency_seconds', 'Arrival to prediction of one image.',
                   LATENCY_BUCKETS)
     reg.histogram('edgeserve_web_batch_size', 'Model batch size each prediction came in.',
@@ -70,6 +73,7 @@ class InferenceService:
                                    backend.ring_budget())
         self.pool = DecodePool(limits.decode_workers, limits.max_queue, limits.max_pixels,
                                limits.max_side)
+        self.rate = RateShare(limits.client_rate, limits.max_client_queue)
         self.store = ResultStore(limits.max_results, limits.result_ttl)
         self.metrics = _metrics()
         self.metrics.gauge('edgeserve_web_queue_depth', 'Images admitted and not yet answered.',

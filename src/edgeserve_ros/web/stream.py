@@ -3,9 +3,11 @@
 
 The reader admits a frame and starts its task; a sender awaits the tasks in arrival
 order and sends each result. At most ``ws_in_flight`` frames of a socket are in flight:
-past it the reader stops reading, so a fast client is slowed by TCP, not queued. A send
-that blocks longer than ``send_timeout`` (a client that reads nothing) closes the socket
-and frees everything it held. Frame format and close codes: :mod:`.frames`.
+past it the reader stops reading, so a fast client is slowed by TCP, not queued; while
+other clients are active it also waits out the socket's ``client_rate`` pace
+(:mod:`.rate`). A send that blocks longer than ``send_timeout`` (a client that reads
+nothing) closes the socket and frees everything it held. Frame format and close codes:
+:mod:`.frames`.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ async def stream_endpoint(ws: WebSocket) -> None:
             if message.get('bytes') is None:
                 raise FrameError(CLOSE_UNSUPPORTED, 'send binary frames (4-byte id + image)')
             frame_id, image = split_frame(message['bytes'], svc.limits.max_frame_bytes)
+            delay = svc.rate.charge(client)
+            if delay > 0:  # over its share while others are active: read the next one later
+                svc.metrics.inc('edgeserve_web_paced_total')
+                await asyncio.sleep(delay)
             await slots.acquire()
             ticket = svc.admission.acquire(client, 1)
             task = asyncio.create_task(svc.run_all(model, ticket, [Upload(image, str(frame_id))]))
@@ -98,6 +104,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
         pass
     finally:
         svc.metrics.inc('edgeserve_web_requests_total', route=route, code=str(code))
+        svc.rate.forget(client)
         sender.cancel()
         if queue.qsize():  # frames whose answers will never be sent: counted, not lost
             svc.metrics.inc('edgeserve_web_shed_total', queue.qsize(),

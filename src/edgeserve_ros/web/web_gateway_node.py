@@ -49,6 +49,8 @@ LIMIT_PARAMS = [
     ParamSpec('max_client_queue', _D.max_client_queue, 'Images in flight per client (429, '
               '1013); <= max_queue.', 1, 1 << 20),
     ParamSpec('ws_in_flight', _D.ws_in_flight, 'Frames of one socket in flight.', 1, 4096),
+    ParamSpec('client_rate', _D.client_rate, 'Frames/s one WebSocket may send while other '
+              'clients are active (reading pauses).', 0.1, 1e6),
     ParamSpec('decode_workers', _D.decode_workers, 'Image decoding threads.', 1, 64),
     ParamSpec('result_timeout', _D.result_timeout, 'Seconds to wait for a prediction (504).',
               0.01, 3600.0),
