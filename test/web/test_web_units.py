@@ -239,3 +239,51 @@ def test_web_yaml_gateway_keys_are_declared_and_valid():
     for key, value in doc['gateway'].items():
         assert key in specs, f'unknown gateway key {key}'
         assert specs[key].check(value) is None, (key, value)
+
+
+def _shipped_doc():
+    import pathlib
+
+    import yaml
+    path = pathlib.Path(__file__).resolve().parents[2] / 'config' / 'web.yaml'
+    return yaml.safe_load(path.read_text()), str(path)
+
+
+def test_launch_plan_serves_a_model_from_a_shared_queue_with_workers():
+    from edgeserve_ros.web.launch_plan import web_plan
+    doc, path = _shipped_doc()
+    doc = dict(doc, workers={'qr': {'count': 3, 'lease_timeout': 0.5}})
+    plan = web_plan(doc, path, 'qr,digits')
+    assert [n.executable for n in plan] == ['shared_queue_node'] + ['queue_worker'] * 3 + [
+        'model_node', 'web_gateway_node']
+    queue, worker = plan[0].parameters, plan[2].parameters
+    assert (queue['input'], queue['output_stream'], queue['lease_timeout']) == (
+        '/web/qr/images', '/web/qr/predictions', 0.5)
+    assert (worker['queue'], worker['model'], worker['max_items']) == ('qr_queue', 'qr', 8)
+    assert len({n.name for n in plan}) == len(plan)
+    for bad, match in [({'nope': {}}, r'workers\.nope: not a model'),
+                       ({'qr': {'count': 0}}, r'workers\.qr\.count=0'),
+                       ({'qr': {'count': True}}, r'workers\.qr\.count=True'),
+                       ({'qr': {'workers': 2}}, r'workers\.qr\.workers: unknown key'),
+                       ({'qr': 3}, r'workers\.qr: expected a mapping'),
+                       ([1], 'workers: expected a mapping')]:
+        with pytest.raises(ValueError, match=match):
+            web_plan(dict(doc, workers=bad), path)
+
+
+def test_launch_plan_parameters_are_declared_by_their_nodes():
+    pytest.importorskip('rclpy')
+    from edgeserve_ros.models import model_node, queue_worker, shared_queue_node
+    from edgeserve_ros.web import web_gateway_node
+    from edgeserve_ros.web.launch_plan import web_plan
+    declared = {'model_node': model_node.PARAMS, 'queue_worker': queue_worker.PARAMS,
+                'shared_queue_node': shared_queue_node.PARAMS,
+                'web_gateway_node': web_gateway_node.PARAMS}
+    doc, path = _shipped_doc()
+    plan = web_plan(dict(doc, workers={'ocr': {'count': 2, 'prefetch': True}}), path)
+    assert {n.executable for n in plan} == set(declared)
+    for node in plan:
+        specs = {s.name: s for s in declared[node.executable]}
+        for key, value in node.parameters.items():
+            assert key in specs, f'{node.name}: {key} is not a parameter of {node.executable}'
+            assert specs[key].check(value) is None, (node.name, key, value)
