@@ -145,3 +145,33 @@ def test_join_affinity_holds_while_workers_live(events):
             assert owner.setdefault(lease.join_key, lease.worker) == lease.worker
         for w in range(3):
             q.heartbeat(w, now, [i])
+
+
+def test_a_pull_releases_what_its_worker_no_longer_lists():
+    """A worker that dropped an item (or never got it) frees it at its next pull."""
+    q = ShardQueue(lease_timeout_s=10.0)
+    for i in range(3):
+        q.put(i, i, 0.0)
+    assert [x.item_id for x in q.pull('A', 0.0, max_items=3)] == [0, 1, 2]
+    q.heartbeat('B', 0.05)
+    assert q.heartbeat('A', 0.1, [0, 2], release=True) == [1]  # A dropped 1
+    assert q.stats['released'] == 1 and q.leased_count() == 2
+    assert q.pull('A', 0.1) == []  # A may not take back what it dropped while B lives
+    again = q.pull('B', 0.2)
+    assert [(x.item_id, x.attempt) for x in again] == [(1, 2)]
+    assert q.heartbeat('A', 0.3, [0, 2]) == []  # a result's heartbeat releases nothing
+    assert q.heartbeat('B', 0.3, [1], release=True) == []
+    assert all(q.complete(w, i, 'r', 0.4) for w, i in (('A', 0), ('A', 2), ('B', 1)))
+    assert q.heartbeat('A', 0.5, [], release=True) == [] and q.leased_count() == 0
+    assert q.stats['resent'] == 0 and q.stats['delivered'] == 3
+
+
+def test_a_released_join_group_loses_its_affinity():
+    """Affinity to a worker that dropped a tuple's member does not pin later members."""
+    q = ShardQueue(lease_timeout_s=10.0)
+    q.put(('t1', 'a'), None, 0.0, join_key='t1')
+    assert len(q.pull('A', 0.0)) == 1
+    q.heartbeat('B', 0.0)
+    assert q.heartbeat('A', 0.1, [], release=True) == [('t1', 'a')]
+    q.put(('t1', 'b'), None, 0.2, join_key='t1')
+    assert {x.item_id for x in q.pull('B', 0.3, max_items=4)} == {('t1', 'a'), ('t1', 'b')}

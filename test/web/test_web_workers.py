@@ -33,12 +33,14 @@ def _config(tmp_path):
     return doc, str(path)
 
 
-def test_worker_killed_mid_stream_loses_no_frame(tmp_path):
+def test_worker_killed_and_worker_failing_lose_no_frame(tmp_path):
     doc, path = _config(tmp_path)
     procs = Processes(next_domain_id(), tmp_path)
     procs.env['EDGESERVE_WEB_TOKEN'] = TOKEN
     try:
         for node in web_plan(doc, path, '', {'port': 0, 'port_file': str(tmp_path / 'port')}):
+            if node.name == 'qrslow_worker_1':  # the survivor fails on half its images
+                node.parameters.update(fault_drop=0.5, fault_seed=3)
             procs.start(MODULES[node.executable], node.name, **node.parameters)
         port = tmp_path / 'port'
         assert wait_for(lambda: port.exists() and port.read_text().strip(), 120)
@@ -59,8 +61,11 @@ def test_worker_killed_mid_stream_loses_no_frame(tmp_path):
         assert [(a['id'], a['status']) for a in answers] == [(i, 200) for i in range(FRAMES)]
         assert killed, 'worker 0 never answered'
         assert 'qrslow_worker_1' in {a['worker'] for a in answers}
-        print(f"\nworkers: {[a['worker'][-1] for a in answers]}; "
-              f"{procs.log('qrslow_queue').count('re-sending')} re-send line(s) in the queue log")
+        queue_log = procs.log('qrslow_queue')
+        print(f"\nworkers: {[a['worker'][-1] for a in answers]}; re-sent at once "
+              f"{queue_log.count('no longer holds')} time(s), after the lease "
+              f"{queue_log.count('after lease timeout')} time(s)")
+        assert 'no longer holds' in queue_log  # worker 1's drops went back at its next pull
         assert procs.procs['web_gateway'].poll() is None
         assert wait_for(lambda: httpx.get(f'{url}/healthz').json()['queue_depth'] == 0, 30)
     finally:

@@ -11,6 +11,7 @@ them. The model runs through :func:`edgeserve_ros.models.prediction.predict_tupl
 from __future__ import annotations
 
 import json
+import random
 import sys
 import threading
 import time
@@ -49,6 +50,9 @@ PARAMS = [
     ParamSpec('idle_backoff', 0.005, 'Seconds before pulling again after an empty pull; '
               'doubles with every further empty pull, up to 64x.', 0.0, 10.0),
     ParamSpec('pull_timeout', 1.0, 'Seconds to wait for a pull answer.', 0.001, 600.0),
+    ParamSpec('fault_drop', 0.0, 'Fault injection: probability that this worker drops an item '
+              'it pulled (a failure: not fetched, not answered, re-sent by the queue).', 0.0, 1.0),
+    ParamSpec('fault_seed', 0, 'Seed of the fault_drop draws.', 0, (1 << 31) - 1),
     ParamSpec('prefetch', False, 'Pull the next micro-batch while the model runs (hides the '
               'pull latency; the worker then holds up to two micro-batches at once).'),
 ]
@@ -81,8 +85,13 @@ class QueueWorker(Node):
         self._results = self.create_publisher(WorkResult, f'{queue}/results', HEADER_QOS)
         self.fetcher = PayloadFetcher(self, p['fetch_timeout'], callback_group=group)
         self.processed = 0
+        self.fault_drop, self._faults = p['fault_drop'], random.Random(p['fault_seed'])
+        self.dropped = 0  # items dropped by fault_drop
         #: ids of the items received and not answered yet: the leases each pull extends
         self._holding: Set[int] = set()
+        #: ids answered since the last pull: listed once more, as their results may reach
+        #: the queue after the pull (a pull releases every lease it does not list)
+        self._answered: Set[int] = set()
         self.finished = Future()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name='queue_worker', daemon=True)
@@ -94,9 +103,10 @@ class QueueWorker(Node):
         """Send a pull (also a heartbeat); None when the queue's service is not there."""
         if not self._client.wait_for_service(timeout_sec=0.2):
             return None
-        return self._client.call_async(PullWork.Request(
-            worker=self.worker, max_items=wanted or self.max_items,
-            holding=sorted(self._holding)))
+        request = PullWork.Request(worker=self.worker, max_items=wanted or self.max_items,
+                                   holding=sorted(self._holding | self._answered))
+        self._answered = set()
+        return self._client.call_async(request)
 
     def _fill(self, items: List[WorkItem]) -> List[WorkItem]:
         """Pull again until ``max_items`` are held or ``max_delay`` has passed."""
@@ -144,7 +154,8 @@ class QueueWorker(Node):
             items, shutting_down = self._answer(ahead or self._request())
             ahead = None
             if shutting_down:
-                self.get_logger().info(f'queue is shutting down; {self.processed} item(s) done')
+                self.get_logger().info(f'queue is shutting down; {self.processed} item(s) done, '
+                                       f'{self.dropped} dropped by fault_drop')
                 self.finished.set_result(True)
                 return
             if not items:
@@ -154,19 +165,25 @@ class QueueWorker(Node):
             idle = 0
             if self.max_delay:
                 items = self._fill(items)
+            if self.fault_drop:  # dropped items stay out of holding: the next pull frees them
+                kept = [item for item in items if self._faults.random() >= self.fault_drop]
+                self.dropped += len(items) - len(kept)
+                items = kept
+                if not items:
+                    continue
             self._holding.update(item.id for item in items)
             if self.prefetch:
                 ahead = self._request()
             try:
-                self._process(items)
+                self._answered.update(self._process(items))
             except Exception as exc:  # noqa: BLE001 - keep serving; the items are re-sent
                 if self._stop.is_set():
                     return
                 self.get_logger().error(f'batch of {len(items)} failed: {exc!r}')
             self._holding.difference_update(item.id for item in items)
 
-    def _process(self, items: List[WorkItem]) -> None:
-        """Fetch, predict and answer one micro-batch."""
+    def _process(self, items: List[WorkItem]) -> List[int]:
+        """Fetch, predict and answer one micro-batch; return the ids answered."""
         begin = time.perf_counter()
         fetched = self._fetch_all(items)
         prepared = [self._prepare(item, fetched) for item in items]
@@ -184,6 +201,7 @@ class QueueWorker(Node):
                 id=item.id, worker=self.worker, ok=ok, reason=reason,
                 prediction_json=json.dumps(outcome) if ok else '', processing_s=seconds))
         self.processed += len(items)
+        return [item.id for item in items]
 
     @staticmethod
     def _members(item: WorkItem) -> List[Tuple[PayloadHeader, Optional[bytes], str]]:

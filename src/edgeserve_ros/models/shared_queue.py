@@ -11,7 +11,9 @@ Guarantees:
   ``lease_timeout_s`` and is extended by :meth:`ShardQueue.heartbeat` for the items the
   worker says it holds (an item leased in an answer the worker never got expires);
 * the items of a worker that dies or stalls (lease expired) are re-sent, at the front
-  of the queue, preferably to a worker that has not tried them yet;
+  of the queue, preferably to a worker that has not tried them yet; so are, at once, the
+  items a worker's pull no longer lists as held (it dropped them or never received them:
+  ``heartbeat(..., release=True)``), without waiting for their lease;
 * results are deduplicated by item id: the first result is delivered, later ones
   (e.g. from the stalled worker) are dropped and counted;
 * join affinity: items with the same ``join_key`` (the members of one synchronized
@@ -74,7 +76,7 @@ class ShardQueue:
         self._seen: Dict[Hashable, float] = {}
         self._results: List[Tuple[Hashable, Any, Hashable]] = []
         self.stats: Dict[str, int] = dict.fromkeys(
-            ('accepted', 'dropped_full', 'duplicate_puts', 'resent', 'delivered',
+            ('accepted', 'dropped_full', 'duplicate_puts', 'resent', 'released', 'delivered',
              'duplicate_results', 'unknown_results'), 0)
 
     # -- queue state -------------------------------------------------------------------
@@ -176,18 +178,35 @@ class ShardQueue:
             taken.extend(group)
         return [self._lease(item, worker, now) for item in taken]
 
-    def heartbeat(self, worker: Hashable, now: float, holding: Iterable[Hashable] = ()) -> None:
+    def heartbeat(self, worker: Hashable, now: float, holding: Iterable[Hashable] = (),
+                  release: bool = False) -> List[Hashable]:
         """
         Mark ``worker`` alive; extend its leases of ``holding`` to ``now + lease_timeout_s``.
 
-        Leases of the worker that it does not list are left to expire: a worker that keeps
-        pulling must not keep an item alive that it never received.
+        Leases of the worker that it does not list are not extended: a worker that keeps
+        pulling must not keep an item alive that it never received. With ``release`` (the
+        worker's pull lists every item it holds, see ``PullWork.srv``) they are re-queued
+        at once, preferably for another worker: the worker dropped them or never got them,
+        and waiting out the lease would only delay them. Return the released ids.
         """
         self._seen[worker] = now
-        for item_id in holding:
+        listed = set(holding)
+        for item_id in listed:
             lease = self._leases.get(item_id)
             if lease is not None and lease[0] == worker:
                 self._leases[item_id] = (worker, now + self.lease_timeout_s, lease[2])
+        if not release:
+            return []
+        back = [(item_id, item) for item_id, (owner, _, item) in self._leases.items()
+                if owner == worker and item_id not in listed]
+        for item_id, item in back:
+            del self._leases[item_id]
+            item.tried_by.add(worker)
+            if item.join_key is not None and self._affinity.get(item.join_key) == worker:
+                del self._affinity[item.join_key]
+        self.stats['released'] += len(back)
+        self._requeue([item for _, item in back])
+        return [item_id for item_id, _ in back]
 
     def _requeue(self, items: List[_Item]) -> None:
         for item in sorted(items, key=lambda i: i.seq, reverse=True):

@@ -4,9 +4,10 @@
 Inputs (``SyncedTuple`` or ``PayloadHeader`` messages) go into a bounded
 :class:`~edgeserve_ros.models.shared_queue.ShardQueue`. Workers lease them with the ``~/pull``
 service (a pull is also a heartbeat for the items it lists as held) and answer on
-``~/results``; items a worker does not hold or stops answering are re-sent after
-``lease_timeout``. Results are deduplicated by item id, so every
-item's prediction is published exactly once on ``output_stream`` (in order of completion).
+``~/results``; items a worker's pull no longer lists as held are re-sent at once, and those
+of a worker that stops pulling and answering after ``lease_timeout``. Results are
+deduplicated by item id, so every item's prediction is published exactly once on
+``output_stream`` (in order of completion).
 """
 
 from __future__ import annotations
@@ -102,7 +103,10 @@ class SharedQueueNode(Node):
         response.shutting_down = self.shutting_down
         if self.shutting_down or not request.worker:
             return response
-        self.queue.heartbeat(request.worker, now, request.holding)
+        released = self.queue.heartbeat(request.worker, now, request.holding, release=True)
+        if released:  # dropped by the worker or its answer lost: re-sent now, not at expiry
+            self.get_logger().warning(f're-sending {len(released)} item(s) that '
+                                      f'{request.worker} no longer holds')
         wanted = max(1, min(int(request.max_items), self.max_pull))
         for lease in self.queue.pull(request.worker, now, wanted):
             item = WorkItem(id=lease.item_id, join_key=lease.join_key, attempt=lease.attempt,
@@ -163,7 +167,7 @@ class SharedQueueNode(Node):
         """Return the queue counters (also logged and published on ``~/stats``)."""
         s = self.queue.stats
         return dict(queued=self.queue.queued_count(), leased=self.queue.leased_count(),
-                    accepted=s['accepted'], resent=s['resent'],
+                    accepted=s['accepted'], resent=s['resent'], released=s['released'],
                     duplicates=s['duplicate_results'], dropped=s['dropped_full'],
                     unknown=s['unknown_results'], workers=dict(self.per_worker), **self.counts)
 
