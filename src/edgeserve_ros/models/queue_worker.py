@@ -11,7 +11,6 @@ them. The model runs through :func:`edgeserve_ros.models.prediction.predict_tupl
 from __future__ import annotations
 
 import json
-import random
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ from rclpy.task import Future
 
 from edgeserve_ros.dataplane.fetcher import FetchResult, PayloadFetcher
 from edgeserve_ros.dataplane.status import FetchStatus
+from edgeserve_ros.models.link_faults import LinkFaults
 from edgeserve_ros.models.prediction import (InputBinding, load_named_model, model_inputs,
                                              ModelSelectError, predict_tuples)
 from edgeserve_ros.models.tuple_inputs import STATES
@@ -50,14 +50,36 @@ PARAMS = [
     ParamSpec('idle_backoff', 0.005, 'Seconds before pulling again after an empty pull; '
               'doubles with every further empty pull, up to 64x.', 0.0, 10.0),
     ParamSpec('pull_timeout', 1.0, 'Seconds to wait for a pull answer.', 0.001, 600.0),
-    ParamSpec('fault_drop', 0.0, 'Fault injection: probability that this worker drops an item '
-              'it pulled (a failure: not fetched, not answered, re-sent by the queue).', 0.0, 1.0),
-    ParamSpec('fault_seed', 0, 'Seed of the fault_drop draws.', 0, (1 << 31) - 1),
-    ParamSpec('prefetch', False, 'Pull the next micro-batch while the model runs (hides the '
-              'pull latency; the worker then holds up to two micro-batches at once).'),
+    ParamSpec('fault_drop', 0.0, 'Fault injection: probability that this worker fails on an '
+              'item it pulled (not fetched, not answered; the queue re-sends it).', 0.0, 1.0),
+    ParamSpec('fault_delay', 0.0, 'Fault injection: seconds added to every pull and fetch '
+              'answer this worker receives (one-way link delay).', 0.0, 60.0),
+    ParamSpec('fault_loss', 0.0, "Fault injection: probability that an item's message, or a "
+              'whole pull answer, is lost on the way to this worker.', 0.0, 1.0),
+    ParamSpec('fault_seed', 0, 'Seed of the fault draws.', 0, (1 << 31) - 1),
+    ParamSpec('prefetch', False, 'Pull and fetch the next micro-batches while this one runs '
+              '(hides pull and fetch latency; the worker then holds up to three micro-batches).'),
 ]
 #: One item ready for the model: (inputs, provenance {stream: {seq, stamp, state}}, tick).
 Prepared = Tuple[Inputs, Dict[str, Dict[str, Any]], float]
+Key = Tuple[str, int]
+
+
+class Fetches:
+    """The fetches of one micro-batch: futures, arrival times, results; give up at ``limit``."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.futures: Dict[Key, Future] = {}
+        self.done: Dict[Key, threading.Event] = {}
+        self.arrived: Dict[Key, float] = {}
+        self.results: Dict[Key, FetchResult] = {}
+
+    def add(self, key: Key, future: Future) -> None:
+        """Track ``future``; its arrival time is taken when it completes."""
+        self.futures[key], self.done[key] = future, threading.Event()
+        future.add_done_callback(lambda _: (self.arrived.setdefault(key, time.monotonic()),
+                                            self.done[key].set()))
 
 
 class QueueWorker(Node):
@@ -85,15 +107,15 @@ class QueueWorker(Node):
         self._results = self.create_publisher(WorkResult, f'{queue}/results', HEADER_QOS)
         self.fetcher = PayloadFetcher(self, p['fetch_timeout'], callback_group=group)
         self.processed = 0
-        self.fault_drop, self._faults = p['fault_drop'], random.Random(p['fault_seed'])
-        self.dropped = 0  # items dropped by fault_drop
+        self._stop = threading.Event()
+        self.faults = LinkFaults(p['fault_drop'], p['fault_delay'], p['fault_loss'],
+                                 p['fault_seed'], self._stop)
         #: ids of the items received and not answered yet: the leases each pull extends
         self._holding: Set[int] = set()
         #: ids answered since the last pull: listed once more, as their results may reach
         #: the queue after the pull (a pull releases every lease it does not list)
         self._answered: Set[int] = set()
         self.finished = Future()
-        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name='queue_worker', daemon=True)
         self._thread.start()
         self.get_logger().info(f'worker {self.worker}: model {self.model_name}, '
@@ -128,14 +150,17 @@ class QueueWorker(Node):
         """Wait for a pull's answer: (items, shutting_down); no items on a timeout."""
         if future is None:
             return [], False
-        done = threading.Event()
-        future.add_done_callback(lambda _: done.set())
+        done, arrived = threading.Event(), []
+        future.add_done_callback(lambda _: (arrived.append(time.monotonic()), done.set()))
         limit = time.monotonic() + self.pull_timeout
         while not done.wait(0.05) and not self._stop.is_set() and time.monotonic() < limit:
             pass
         if not future.done() or future.result() is None:
             self._client.remove_pending_request(future)
             return [], False
+        if self.faults.answer_lost():
+            return [], False  # its items never reach this worker: released at the next pull
+        self.faults.arrive(arrived[0] if arrived else time.monotonic())
         answer = future.result()
         return list(answer.items), bool(answer.shutting_down)
 
@@ -148,44 +173,57 @@ class QueueWorker(Node):
             # SIGINT/SIGTERM shut the context down under a call (see ros.spin.stop_signals)
 
     def _serve(self) -> None:
+        # With prefetch, a three-stage pipeline: while batch k runs, batch k+1 is being
+        # fetched and the pull of k+2 travels, so pull and fetch latency hide behind the model.
         ahead: Optional[Future] = None  # the prefetched next pull
+        nxt: Optional[Tuple[List[WorkItem], Fetches]] = None  # next batch, fetches started
         idle = 0  # empty pulls in a row: the backoff doubles up to 64x, so idle workers rest
-        while not self._stop.is_set():
-            items, shutting_down = self._answer(ahead or self._request())
-            ahead = None
-            if shutting_down:
-                self.get_logger().info(f'queue is shutting down; {self.processed} item(s) done, '
-                                       f'{self.dropped} dropped by fault_drop')
-                self.finished.set_result(True)
-                return
-            if not items:
-                self._stop.wait(self.backoff * (1 << min(idle, 6)))
-                idle += 1
-                continue
-            idle = 0
-            if self.max_delay:
-                items = self._fill(items)
-            if self.fault_drop:  # dropped items stay out of holding: the next pull frees them
-                kept = [item for item in items if self._faults.random() >= self.fault_drop]
-                self.dropped += len(items) - len(kept)
-                items = kept
+        stopping = False
+        while not self._stop.is_set() and not stopping:
+            if nxt is not None:
+                (items, fetches), nxt = nxt, None
+            else:
+                items, stopping = self._receive(ahead or self._request(), fill=True)
+                ahead = None
                 if not items:
+                    if not stopping:
+                        self._stop.wait(self.backoff * (1 << min(idle, 6)))
+                        idle += 1
                     continue
-            self._holding.update(item.id for item in items)
-            if self.prefetch:
-                ahead = self._request()
+                fetches = self._start_fetches(items)
+                ahead = self._request() if self.prefetch else None
+            idle = 0
+            fetched = self._wait_fetches(fetches)
+            if ahead is not None:
+                more, stopping = self._receive(ahead, fill=False)
+                ahead = None if stopping else self._request()
+                if more:
+                    nxt = (more, self._start_fetches(more))
             try:
-                self._answered.update(self._process(items))
+                self._answered.update(self._process(items, fetched))
             except Exception as exc:  # noqa: BLE001 - keep serving; the items are re-sent
                 if self._stop.is_set():
                     return
                 self.get_logger().error(f'batch of {len(items)} failed: {exc!r}')
             self._holding.difference_update(item.id for item in items)
+        if stopping and not self._stop.is_set():
+            self.get_logger().info(f'queue is shutting down; {self.processed} item(s) done, '
+                                   f'{self.faults.dropped} dropped by faults')
+            self.finished.set_result(True)
 
-    def _process(self, items: List[WorkItem]) -> List[int]:
-        """Fetch, predict and answer one micro-batch; return the ids answered."""
+    def _receive(self, future: Optional[Future], fill: bool) -> Tuple[List[WorkItem], bool]:
+        """Take a pull's answer: the items kept by the faults, now held; and shutting_down."""
+        items, shutting_down = self._answer(future)
+        if items and fill and self.max_delay:
+            items = self._fill(items)
+        items = self.faults.keep(items)  # failed or lost: not held, the next pull frees them
+        self._holding.update(item.id for item in items)
+        return items, shutting_down
+
+    def _process(self, items: List[WorkItem],
+                 fetched: Dict[Tuple[str, int], FetchResult]) -> List[int]:
+        """Predict and answer one fetched micro-batch; return the ids answered."""
         begin = time.perf_counter()
-        fetched = self._fetch_all(items)
         prepared = [self._prepare(item, fetched) for item in items]
         ready = [p for p in prepared if not isinstance(p, str)]
         outcomes = iter(predict_tuples(
@@ -210,29 +248,32 @@ class QueueWorker(Node):
         return [(m.payload_header, bytes(m.payload) if m.payload_fetched else None,
                  STATES.get(m.state, 'fresh')) for m in item.tuple.members if m.present]
 
-    def _fetch_all(self, items: List[WorkItem]) -> Dict[Tuple[str, int], FetchResult]:
-        """Fetch the payloads of all items' members at once, each (stream, seq) once."""
-        futures: Dict[Tuple[str, int], Future] = {}
-        results: Dict[Tuple[str, int], FetchResult] = {}
+    def _start_fetches(self, items: List[WorkItem]) -> 'Fetches':
+        """Start fetching the payloads of all items' members, each (stream, seq) once."""
+        fetches = Fetches(time.monotonic() + self.fetcher.timeout * (self.fetcher.retries + 1)
+                          + 1.0)
         for item in items:
             for header, data, _ in self._members(item):
                 key = (header.stream, header.seq)
                 if data is not None:
-                    results[key] = FetchResult(header, FetchStatus.OK, data, path='tuple')
-                elif key not in futures and key not in results:
-                    futures[key] = self.fetcher.fetch_async(header)
-        limit = time.monotonic() + self.fetcher.timeout * (self.fetcher.retries + 1) + 1.0
-        for key, future in futures.items():
-            done = threading.Event()
-            future.add_done_callback(lambda _, d=done: d.set())
+                    fetches.results[key] = FetchResult(header, FetchStatus.OK, data,
+                                                       path='tuple')
+                elif key not in fetches.futures and key not in fetches.results:
+                    fetches.add(key, self.fetcher.fetch_async(header))
+        return fetches
+
+    def _wait_fetches(self, fetches: 'Fetches') -> Dict[Tuple[str, int], FetchResult]:
+        """Wait for the fetches (each answer ``fault_delay`` after it arrived)."""
+        for key, future in fetches.futures.items():
             # in slices: a stop (Ctrl-C) must not wait out the fetch timeouts (7 s by default;
             # launch escalated to SIGKILL while workers waited here)
-            while not done.wait(0.05) and not self._stop.is_set() and self.context.ok() \
-                    and time.monotonic() < limit:
+            while not fetches.done[key].wait(0.05) and not self._stop.is_set() \
+                    and self.context.ok() and time.monotonic() < fetches.limit:
                 pass
             if future.done() and future.result() is not None:
-                results[key] = future.result()
-        return results
+                self.faults.arrive(fetches.arrived.get(key, time.monotonic()))
+                fetches.results[key] = future.result()
+        return fetches.results
 
     def _prepare(self, item: WorkItem, fetched: Dict[Tuple[str, int], FetchResult]) -> Any:
         """Decode an item's payloads; return a ``Prepared`` triple or the error text."""
