@@ -78,8 +78,11 @@ class Fetches:
     def add(self, key: Key, future: Future) -> None:
         """Track ``future``; its arrival time is taken when it completes."""
         self.futures[key], self.done[key] = future, threading.Event()
-        future.add_done_callback(lambda _: (self.arrived.setdefault(key, time.monotonic()),
-                                            self.done[key].set()))
+
+        def on_done(_: Future) -> None:
+            self.arrived.setdefault(key, time.monotonic())
+            self.done[key].set()
+        future.add_done_callback(on_done)
 
 
 class QueueWorker(Node):
@@ -151,7 +154,11 @@ class QueueWorker(Node):
         if future is None:
             return [], False
         done, arrived = threading.Event(), []
-        future.add_done_callback(lambda _: (arrived.append(time.monotonic()), done.set()))
+
+        def on_done(_: Future) -> None:
+            arrived.append(time.monotonic())
+            done.set()
+        future.add_done_callback(on_done)
         limit = time.monotonic() + self.pull_timeout
         while not done.wait(0.05) and not self._stop.is_set() and time.monotonic() < limit:
             pass
