@@ -165,7 +165,7 @@ def spinner(ros_context):
     try:
         yield spinner
     finally:
-        spinner.close()
+        assert spinner.close(), 'the spin thread still ran 30 s after the executor shutdown'
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.01) -> bool:

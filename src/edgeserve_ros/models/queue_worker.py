@@ -63,6 +63,8 @@ PARAMS = [
 #: One item ready for the model: (inputs, provenance {stream: {seq, stamp, state}}, tick).
 Prepared = Tuple[Inputs, Dict[str, Dict[str, Any]], float]
 Key = Tuple[str, int]
+#: Seconds ``destroy_node`` waits for the loop thread (a model call is not interruptible).
+LOOP_JOIN_S = 30.0
 
 
 class Fetches:
@@ -307,10 +309,15 @@ class QueueWorker(Node):
         return inputs, provenance, to_sec(header_stamp)
 
     def destroy_node(self) -> None:
-        """Stop the loop thread, then the node."""
+        """Stop the loop thread, then the node (left alone while a model call still runs)."""
         self._stop.set()
         if self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
+            self._thread.join(timeout=LOOP_JOIN_S)
+            if self._thread.is_alive():
+                # destroying the publisher and clients under the thread segfaulted (CI, 139)
+                self.get_logger().error(f'loop thread still running after {LOOP_JOIN_S:g} s '
+                                        '(a model call?): node left to the process exit')
+                return
         self.fetcher.close()
         super().destroy_node()
 

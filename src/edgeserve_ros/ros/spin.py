@@ -116,12 +116,26 @@ class BackgroundSpinner:
         self.executor.add_node(node)
         return node
 
-    def close(self) -> None:
-        """Stop spinning (and destroy the added nodes if asked)."""
-        self.executor.shutdown(timeout_sec=2.0)
+    def close(self, timeout: float = 30.0) -> bool:
+        """
+        Stop spinning, wait for the spin thread, then destroy the added nodes if asked.
+
+        rclpy 7.1.6's ``Executor.shutdown`` returns without waiting for the callback under
+        way (its wait is behind ``if not self._is_shutdown`` just after setting it); a node
+        destroyed while the spin thread still used it segfaulted in ``destroy_node`` (CI,
+        exit 139). The nodes are therefore destroyed only once the thread has ended.
+
+        :param timeout: seconds to wait for the spin thread
+        :returns: False if the thread still ran after ``timeout`` (nodes then left alone)
+        """
+        self.executor.shutdown(timeout_sec=timeout)
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            return False
         if self.destroy_nodes:
             for node in self.nodes:
                 node.destroy_node()
+        return True
 
 
 def arm_native_dump(delay: float = TEARDOWN_DUMP_S) -> Optional[str]:
