@@ -51,7 +51,7 @@ MODEL = 'load'
 MODEL_BATCH = (16, 0.002)
 MODEL_PARAMS = {'delay_ms': 1, 'per_item_ms': 0}
 GATEWAY_KEYS = ('max_frame_bytes', 'max_queue', 'max_client_queue', 'ws_in_flight',
-                'decode_workers', 'result_timeout', 'ring_bytes', 'send_timeout')
+                'decode_workers', 'result_timeout', 'ring_bytes', 'send_timeout', 'client_rate')
 UVICORN_WS_MAX_QUEUE = 32  # uvicorn.Config default: messages buffered per socket unread
 ROOT = os.path.dirname(C.BENCH_DIR)
 
@@ -376,6 +376,8 @@ def run(args):
     gw = gateway_config()
     if args.ws_in_flight:
         gw['ws_in_flight'] = args.ws_in_flight
+    if args.client_rate:
+        gw['client_rate'] = args.client_rate
     res = {'gw': gw, 'frame_bytes': frame_bytes, 'baseline': {}, 'rss': {}, 'alive': {},
            'frame_mean': float(np.mean([len(f) for f in frames])), 'phases': {}}
     fair = [f'{p}#{r}' for r in range(1, args.fair_reps + 1) for p in ('fair_base', 'fair_flood')]
@@ -667,6 +669,9 @@ def main():
     parser.add_argument('--distinct', type=int, default=60)
     parser.add_argument('--ws-in-flight', type=int, default=0,
                         help='override config/web.yaml ws_in_flight')
+    parser.add_argument('--client-rate', type=float, default=0.0,
+                        help='override config/web.yaml client_rate (frames/s per socket while '
+                        'other clients are active)')
     parser.add_argument('--domain', type=int, default=96)
     parser.add_argument('--name')
     parser.add_argument('--notes', default='')

@@ -35,7 +35,7 @@ class Limits:
     max_queue: int = 64
     max_client_queue: int = 16
     ws_in_flight: int = 8
-    client_rate: float = 30.0
+    client_rate: float = 10.0
     decode_workers: int = 2
     result_timeout: float = 30.0
     max_results: int = 1024
