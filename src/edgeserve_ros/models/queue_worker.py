@@ -27,6 +27,7 @@ from edgeserve_ros.models.prediction import (InputBinding, load_named_model, mod
                                              ModelSelectError, predict_tuples)
 from edgeserve_ros.models.tuple_inputs import STATES
 from edgeserve_ros.models.types import Inputs
+from edgeserve_ros.models.worker_waits import Fetches, Pull
 from edgeserve_ros.msg import PayloadHeader, WorkItem, WorkResult
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
@@ -62,29 +63,8 @@ PARAMS = [
 ]
 #: One item ready for the model: (inputs, provenance {stream: {seq, stamp, state}}, tick).
 Prepared = Tuple[Inputs, Dict[str, Dict[str, Any]], float]
-Key = Tuple[str, int]
 #: Seconds ``destroy_node`` waits for the loop thread (a model call is not interruptible).
 LOOP_JOIN_S = 30.0
-
-
-class Fetches:
-    """The fetches of one micro-batch: futures, arrival times, results; give up at ``limit``."""
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-        self.futures: Dict[Key, Future] = {}
-        self.done: Dict[Key, threading.Event] = {}
-        self.arrived: Dict[Key, float] = {}
-        self.results: Dict[Key, FetchResult] = {}
-
-    def add(self, key: Key, future: Future) -> None:
-        """Track ``future``; its arrival time is taken when it completes."""
-        self.futures[key], self.done[key] = future, threading.Event()
-
-        def on_done(_: Future) -> None:
-            self.arrived.setdefault(key, time.monotonic())
-            self.done[key].set()
-        future.add_done_callback(on_done)
 
 
 class QueueWorker(Node):
@@ -126,14 +106,14 @@ class QueueWorker(Node):
         self.get_logger().info(f'worker {self.worker}: model {self.model_name}, '
                                f'{self.max_items} item(s) per pull from {queue}/pull')
 
-    def _request(self, wanted: int = 0) -> Optional[Future]:
+    def _request(self, wanted: int = 0) -> Optional[Pull]:
         """Send a pull (also a heartbeat); None when the queue's service is not there."""
         if not self._client.wait_for_service(timeout_sec=0.2):
             return None
         request = PullWork.Request(worker=self.worker, max_items=wanted or self.max_items,
                                    holding=sorted(self._holding | self._answered))
         self._answered = set()
-        return self._client.call_async(request)
+        return Pull(self._client.call_async(request))
 
     def _fill(self, items: List[WorkItem]) -> List[WorkItem]:
         """Pull again until ``max_items`` are held or ``max_delay`` has passed."""
@@ -151,25 +131,23 @@ class QueueWorker(Node):
                 self._stop.wait(min(left, max(self.backoff, 0.001)))
         return items
 
-    def _answer(self, future: Optional[Future]) -> Tuple[List[WorkItem], bool]:
+    def _answer(self, pull: Optional[Pull]) -> Tuple[List[WorkItem], bool]:
         """Wait for a pull's answer: (items, shutting_down); no items on a timeout."""
-        if future is None:
+        if pull is None:
             return [], False
-        done, arrived = threading.Event(), []
-
-        def on_done(_: Future) -> None:
-            arrived.append(time.monotonic())
-            done.set()
-        future.add_done_callback(on_done)
+        future = pull.future
         limit = time.monotonic() + self.pull_timeout
-        while not done.wait(0.05) and not self._stop.is_set() and time.monotonic() < limit:
+        while not pull.done.wait(0.05) and not self._stop.is_set() \
+                and time.monotonic() < limit:
             pass
         if not future.done() or future.result() is None:
             self._client.remove_pending_request(future)
             return [], False
         if self.faults.answer_lost():
             return [], False  # its items never reach this worker: released at the next pull
-        self.faults.arrive(arrived[0] if arrived else time.monotonic())
+        # ``fault_delay`` counts from the arrival: a prefetched answer that came while the
+        # model ran waits only what is left (from the wait's start, it cost a whole delay)
+        self.faults.arrive(pull.arrived if pull.arrived is not None else time.monotonic())
         answer = future.result()
         return list(answer.items), bool(answer.shutting_down)
 
@@ -184,7 +162,7 @@ class QueueWorker(Node):
     def _serve(self) -> None:
         # With prefetch, a three-stage pipeline: while batch k runs, batch k+1 is being
         # fetched and the pull of k+2 travels, so pull and fetch latency hide behind the model.
-        ahead: Optional[Future] = None  # the prefetched next pull
+        ahead: Optional[Pull] = None  # the prefetched next pull
         nxt: Optional[Tuple[List[WorkItem], Fetches]] = None  # next batch, fetches started
         idle = 0  # empty pulls in a row: the backoff doubles up to 64x, so idle workers rest
         stopping = False
@@ -220,9 +198,9 @@ class QueueWorker(Node):
                                    f'{self.faults.dropped} dropped by faults')
             self.finished.set_result(True)
 
-    def _receive(self, future: Optional[Future], fill: bool) -> Tuple[List[WorkItem], bool]:
+    def _receive(self, pull: Optional[Pull], fill: bool) -> Tuple[List[WorkItem], bool]:
         """Take a pull's answer: the items kept by the faults, now held; and shutting_down."""
-        items, shutting_down = self._answer(future)
+        items, shutting_down = self._answer(pull)
         if items and fill and self.max_delay:
             items = self._fill(items)
         items = self.faults.keep(items)  # failed or lost: not held, the next pull frees them
