@@ -67,7 +67,7 @@ def measure(workers: int, items: int, models: str, prefetch: bool,
             domain_id: int = DOMAIN_ID) -> Dict[str, Any]:
     """Run one N-worker run; return its row."""
     spec = spec_for(workers, items)
-    extra = {f'worker_{i}': {'prefetch': prefetch} for i in range(workers)}
+    extra = {f'worker_{i}': {'prefetch': int(prefetch)} for i in range(workers)}
     for attempt in range(2):  # the start barrier holds the source until all are up
         s = run_topology(spec, domain_id=domain_id, models=models, expect=items, idle=3.0,
                          seconds=15.0 + items * 0.06, params=extra)

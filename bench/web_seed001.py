@@ -10,7 +10,9 @@ JPEGs (~50 KiB, rendered here) over one WebSocket, all in flight at once, and wa
 every answer. The model is a stand-in with a fixed cost (``fixed_delay``, ``--model-ms``
 100 ms per image, like the seed's recognition on a small node): it sleeps, so worker hosts
 scale as separate machines would even on 2 shared cores. Each worker pulls ``--batch`` (4)
-images at a time and prefetches the next pull while its model runs.
+images at a time and pulls and fetches ``--prefetch`` (3) micro-batches ahead while its
+model runs: with 500 ms on the link, a pull answer and then its fetch answers take 1 s, 2.5
+micro-batches of model time.
 
 Cells, as in the seed: 1 / 2 / 3 workers; 3 workers with one of them failing on each image
 with probability 0.1 / 0.3 / 0.5 (``queue_worker`` ``fault_drop``: the image is dropped,
@@ -74,6 +76,8 @@ def parse_args(argv=None):
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--images', type=int, default=120)
     parser.add_argument('--batch', type=int, default=4, help='images per pull (max_batch)')
+    parser.add_argument('--prefetch', type=int, default=3,
+                        help="queue_worker prefetch: micro-batches pulled and fetched ahead")
     parser.add_argument('--model-ms', type=float, default=100.0)
     parser.add_argument('--domain-id', type=int, default=71)
     parser.add_argument('--port-file', default='')
@@ -147,7 +151,7 @@ def run_client(args) -> int:
 
 # -- main ---------------------------------------------------------------------------------
 
-def _plan(tmp: str, workers: int, model_ms: float, batch: int):
+def _plan(tmp: str, workers: int, model_ms: float, batch: int, prefetch: int):
     import yaml
     from edgeserve_ros.web.launch_plan import web_plan
     doc = {'models': [{'name': MODEL, 'kind': 'function',
@@ -155,7 +159,7 @@ def _plan(tmp: str, workers: int, model_ms: float, batch: int):
                        'params': {'delay_ms': 0, 'per_item_ms': model_ms, 'label': 'seen'},
                        'inputs': ['image']}],
            'batching': {MODEL: {'max_batch': batch, 'max_delay': 0.0}},
-           'workers': {MODEL: {'count': workers, 'lease_timeout': 2.0, 'prefetch': True}},
+           'workers': {MODEL: {'count': workers, 'lease_timeout': 2.0, 'prefetch': prefetch}},
            'gateway': {'ws_in_flight': 128, 'max_client_queue': 128, 'max_queue': 256,
                        'result_timeout': 120.0}}
     path = os.path.join(tmp, 'web.yaml')
@@ -170,7 +174,7 @@ def run_cell(args, kind: str, workers: int, fault: float) -> Dict[str, Any]:
     procs = NodeProcs(args.domain_id, log_dir=tmp, env=DEFAULT_ENV)
     with NetnsLab(['manager'] + WORKER_HOSTS[:workers], domain_id=args.domain_id) as lab:
         try:
-            plan = _plan(tmp, workers, args.model_ms, args.batch)
+            plan = _plan(tmp, workers, args.model_ms, args.batch, args.prefetch)
             index = 0
             for node in plan:
                 host = 'manager'
@@ -266,7 +270,8 @@ def report(args, cells: List[Dict[str, Any]], elapsed: float) -> None:
     sections = [('Targets (issue 8)', C.targets_table(targets)),
                 ('Results', C.md_table(headers, rows)),
                 ('Method', method + f'\n\nImages {args.images} per run, model {args.model_ms} '
-                 f'ms per image, {args.batch} images per pull, {args.runs} runs per cell. '
+                 f'ms per image, {args.batch} images per micro-batch, prefetch {args.prefetch}, '
+                 f'{args.runs} runs per cell. '
                  f'Run wall time {elapsed:.0f} s. Logs: {cells[0]["log_dir"]} and beside.')]
     C.write_md(args.name, 'Seed-001 replay: manager, shared queue and worker hosts', sections,
                C.machine_info({'command': f'bash scripts/dev bench {NAME}',

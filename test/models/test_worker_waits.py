@@ -5,7 +5,7 @@ import time
 import pytest
 
 from edgeserve_ros.models.link_faults import LinkFaults
-from edgeserve_ros.models.worker_waits import Fetches, Pull
+from edgeserve_ros.models.worker_waits import Fetches, Lookahead, Pull, split_batches
 
 
 class Done:
@@ -49,3 +49,42 @@ def test_fetches_stamp_each_payload_once():
     stamp = fetches.arrived[('/cam', 1)]
     first.complete()
     assert fetches.arrived[('/cam', 1)] == stamp and ('/cam', 2) not in fetches.arrived
+
+
+class Item:
+    def __init__(self, item_id, join_key=''):
+        self.id, self.join_key = item_id, join_key
+
+
+def test_split_batches_keeps_order_and_join_groups():
+    items = [Item(i) for i in range(10)]
+    assert [[i.id for i in b] for b in split_batches(items, 4)] == [
+        [0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert split_batches([], 4) == []
+    grouped = [Item(0), Item(1), Item(2, 'k'), Item(3, 'k'), Item(4, 'k'), Item(5)]
+    # the group of 'k' straddles the cut after 2 items: it stays whole
+    assert [[i.id for i in b] for b in split_batches(grouped, 2)] == [
+        [0, 1], [2, 3, 4], [5]]
+
+
+def test_lookahead_covers_the_round_trips_with_model_time():
+    assert Lookahead(0).depth() == 0  # prefetch off
+    look = Lookahead(8)
+    assert look.depth() == 1  # nothing measured yet
+    for _ in range(20):  # a fast link: one batch ahead
+        look.pulled(0.01)
+        look.fetched(0.01)
+        look.ran(0.4)
+    assert look.depth() == 1
+    for _ in range(40):  # 0.5 s each way: a pull and then its fetches take 1 s, 2.5 batches
+        look.pulled(0.51)
+        look.fetched(0.51)
+    assert look.depth() == 3
+    assert Lookahead(2).depth() == 1 and _slow(Lookahead(2)).depth() == 2  # capped
+
+
+def _slow(look):
+    look.pulled(5.0)
+    look.fetched(5.0)
+    look.ran(0.1)
+    return look

@@ -29,7 +29,7 @@ def test_four_workers_share_a_burst_in_parallel(spinner, ros_context, tmp_path):
         input='/x', input_kind='stream', output_stream='/predictions')))
     for i in range(4):
         spinner.add(QueueWorker(context=ctx, parameter_overrides=params(
-            queue='shared_queue', model_file=path, max_items=1, prefetch=True),
+            queue='shared_queue', model_file=path, max_items=1, prefetch=1),
             cli_args=['--ros-args', '-r', f'__node:=w{i}']))
     out = JsonStream(spinner.add(Node('probe', context=ctx)), '/predictions')
     assert wait_for(lambda: src.count_subscribers('/x') == 1, 10.0)

@@ -85,9 +85,9 @@ def test_expect_stops_the_run_and_the_summary_has_the_bench_fields(domain_id, mo
     events = []
     with deployed(spec, domain_id=domain_id, models=models, expect=20, idle=10.0,
                   seconds=60.0, observers=[counter], on_event=events.append,
-                  params={'worker_0': {'prefetch': True}}) as run:
+                  params={'worker_0': {'prefetch': 1}}) as run:
         assert run.start_time is not None and [e['event'] for e in events] == ['ready']
-        assert '-p prefetch:=true' in ' '.join(run.procs['worker_0'].args)
+        assert '-p prefetch:=1' in ' '.join(run.procs['worker_0'].args)
         summary = run.summary(90.0)
         observer = run.observers[0]
         observer.stdin.close()

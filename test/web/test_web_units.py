@@ -280,7 +280,7 @@ def test_launch_plan_parameters_are_declared_by_their_nodes():
                 'shared_queue_node': shared_queue_node.PARAMS,
                 'web_gateway_node': web_gateway_node.PARAMS}
     doc, path = _shipped_doc()
-    plan = web_plan(dict(doc, workers={'ocr': {'count': 2, 'prefetch': True}}), path)
+    plan = web_plan(dict(doc, workers={'ocr': {'count': 2, 'prefetch': 2}}), path)
     assert {n.executable for n in plan} == set(declared)
     for node in plan:
         specs = {s.name: s for s in declared[node.executable]}

@@ -10,11 +10,12 @@ them. The model runs through :func:`edgeserve_ros.models.prediction.predict_tupl
 
 from __future__ import annotations
 
+from collections import deque
 import json
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -27,7 +28,7 @@ from edgeserve_ros.models.prediction import (InputBinding, load_named_model, mod
                                              ModelSelectError, predict_tuples)
 from edgeserve_ros.models.tuple_inputs import STATES
 from edgeserve_ros.models.types import Inputs
-from edgeserve_ros.models.worker_waits import Fetches, Pull
+from edgeserve_ros.models.worker_waits import Fetches, Lookahead, Pull, split_batches
 from edgeserve_ros.msg import PayloadHeader, WorkItem, WorkResult
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
@@ -58,8 +59,9 @@ PARAMS = [
     ParamSpec('fault_loss', 0.0, "Fault injection: probability that an item's message, or a "
               'whole pull answer, is lost on the way to this worker.', 0.0, 1.0),
     ParamSpec('fault_seed', 0, 'Seed of the fault draws.', 0, (1 << 31) - 1),
-    ParamSpec('prefetch', False, 'Pull and fetch the next micro-batches while this one runs '
-              '(hides pull and fetch latency; the worker then holds up to three micro-batches).'),
+    ParamSpec('prefetch', 0, 'Micro-batches pulled and fetched ahead of the one the model '
+              'runs (0: none). 1 hides pull and fetch round trips as long as one batch takes; '
+              'raise it where they take longer (a slow or distant link).', 0, 8),
 ]
 #: One item ready for the model: (inputs, provenance {stream: {seq, stamp, state}}, tick).
 Prepared = Tuple[Inputs, Dict[str, Dict[str, Any]], float]
@@ -84,7 +86,8 @@ class QueueWorker(Node):
         self.binding = InputBinding(model_inputs(self.model))
         self.worker = p['worker_name'] or self.get_name()
         self.max_items, self.backoff = p['max_items'], p['idle_backoff']
-        self.pull_timeout, self.prefetch = p['pull_timeout'], p['prefetch']
+        self.pull_timeout = p['pull_timeout']
+        self.look = Lookahead(p['prefetch'])
         self.max_delay = p['max_delay']
         queue = p['queue'] if p['queue'].startswith('/') else '/' + p['queue']
         group = ReentrantCallbackGroup()
@@ -147,7 +150,9 @@ class QueueWorker(Node):
             return [], False  # its items never reach this worker: released at the next pull
         # ``fault_delay`` counts from the arrival: a prefetched answer that came while the
         # model ran waits only what is left (from the wait's start, it cost a whole delay)
-        self.faults.arrive(pull.arrived if pull.arrived is not None else time.monotonic())
+        arrived = pull.arrived if pull.arrived is not None else time.monotonic()
+        self.faults.arrive(arrived)
+        self.look.pulled(arrived + self.faults.delay - pull.sent)
         answer = future.result()
         return list(answer.items), bool(answer.shutting_down)
 
@@ -160,16 +165,15 @@ class QueueWorker(Node):
             # SIGINT/SIGTERM shut the context down under a call (see ros.spin.stop_signals)
 
     def _serve(self) -> None:
-        # With prefetch, a three-stage pipeline: while batch k runs, batch k+1 is being
-        # fetched and the pull of k+2 travels, so pull and fetch latency hide behind the model.
-        ahead: Optional[Pull] = None  # the prefetched next pull
-        nxt: Optional[Tuple[List[WorkItem], Fetches]] = None  # next batch, fetches started
+        # With prefetch n, a pipeline: while one batch runs, up to n more (as many as the round
+        # trips need, see Lookahead) are being fetched and one pull travels (one at a time: a
+        # pull releases the leases it does not list).
+        ahead: Optional[Pull] = None
+        ready: Deque[Tuple[List[WorkItem], Fetches]] = deque()  # pulled, fetches started
         idle = 0  # empty pulls in a row: the backoff doubles up to 64x, so idle workers rest
         stopping = False
         while not self._stop.is_set() and not stopping:
-            if nxt is not None:
-                (items, fetches), nxt = nxt, None
-            else:
+            if not ready:
                 items, stopping = self._receive(ahead or self._request(), fill=True)
                 ahead = None
                 if not items:
@@ -177,17 +181,23 @@ class QueueWorker(Node):
                         self._stop.wait(self.backoff * (1 << min(idle, 6)))
                         idle += 1
                     continue
-                fetches = self._start_fetches(items)
-                ahead = self._request() if self.prefetch else None
+                ready.extend(self._batches(items))
             idle = 0
+            items, fetches = ready.popleft()
+            depth = self.look.depth()
+            if depth and ahead is None and not stopping:
+                ahead = self._request(self._wanted(len(ready), depth))
             fetched = self._wait_fetches(fetches)
-            if ahead is not None:
+            if ahead is not None and (not ready or self._arrived(ahead)):
                 more, stopping = self._receive(ahead, fill=False)
-                ahead = None if stopping else self._request()
-                if more:
-                    nxt = (more, self._start_fetches(more))
+                ready.extend(self._batches(more))
+                ahead = None
+                if not stopping and len(ready) <= depth:  # it travels while this one runs
+                    ahead = self._request(self._wanted(len(ready), depth))
             try:
+                begin = time.monotonic()
                 self._answered.update(self._process(items, fetched))
+                self.look.ran(time.monotonic() - begin)
             except Exception as exc:  # noqa: BLE001 - keep serving; the items are re-sent
                 if self._stop.is_set():
                     return
@@ -197,6 +207,20 @@ class QueueWorker(Node):
             self.get_logger().info(f'queue is shutting down; {self.processed} item(s) done, '
                                    f'{self.faults.dropped} dropped by faults')
             self.finished.set_result(True)
+
+    def _wanted(self, ready: int, depth: int) -> int:
+        """Items to pull so that ``depth`` batches are ready ahead (at least one batch)."""
+        return self.max_items * max(1, depth - ready)
+
+    def _arrived(self, pull: Pull) -> bool:
+        """Whether ``pull``'s answer is here, its ``fault_delay`` included (never waits)."""
+        now = time.monotonic()
+        return pull.done.is_set() and self.faults.remaining(pull.arrived or now, now) <= 0
+
+    def _batches(self, items: List[WorkItem]) -> List[Tuple[List[WorkItem], Fetches]]:
+        """Split a pull's items into micro-batches; start their fetches."""
+        return [(batch, self._start_fetches(batch))
+                for batch in split_batches(items, self.max_items)]
 
     def _receive(self, pull: Optional[Pull], fill: bool) -> Tuple[List[WorkItem], bool]:
         """Take a pull's answer: the items kept by the faults, now held; and shutting_down."""
@@ -260,6 +284,9 @@ class QueueWorker(Node):
             if future.done() and future.result() is not None:
                 self.faults.arrive(fetches.arrived.get(key, time.monotonic()))
                 fetches.results[key] = future.result()
+        if fetches.arrived:
+            self.look.fetched(max(fetches.arrived.values()) + self.faults.delay
+                              - fetches.started)
         return fetches.results
 
     def _prepare(self, item: WorkItem, fetched: Dict[Tuple[str, int], FetchResult]) -> Any:

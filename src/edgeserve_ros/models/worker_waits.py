@@ -1,6 +1,11 @@
 """
 What a ``queue_worker`` waits for: a pull's answer, a micro-batch's fetches (rclpy-free).
 
+A worker with ``prefetch`` n keeps up to n micro-batches pulled and fetched ahead of the one
+its model runs: as many as it takes to cover a pull's and its fetches' round trips with model
+time (:class:`Lookahead`; one when the link is fast, so a short run ends with the work spread
+evenly over the workers), and :func:`split_batches` cuts a pull's answer into micro-batches.
+
 Each records when its answers arrived (``fault_delay`` counts from then, see
 :mod:`.link_faults`), from a done callback registered when the request is sent: a
 prefetched answer that arrived while the model ran must not be stamped when the worker
@@ -9,12 +14,14 @@ starts waiting for it.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, TypeVar
 
 #: A payload: (stream, seq).
 Key = Tuple[str, int]
+T = TypeVar('T')
 
 
 class Completable(Protocol):
@@ -29,6 +36,7 @@ class Fetches:
 
     def __init__(self, limit: float) -> None:
         self.limit = limit
+        self.started = time.monotonic()
         self.futures: Dict[Key, Any] = {}
         self.done: Dict[Key, threading.Event] = {}
         self.arrived: Dict[Key, float] = {}
@@ -50,6 +58,7 @@ class Pull:
 
     def __init__(self, future: Any) -> None:
         self.future: Any = future
+        self.sent = time.monotonic()
         self.done = threading.Event()
         self.arrived: Optional[float] = None
         future.add_done_callback(self._on_done)
@@ -58,3 +67,63 @@ class Pull:
         if self.arrived is None:
             self.arrived = time.monotonic()
         self.done.set()
+
+
+def split_batches(items: Sequence[T], size: int) -> List[List[T]]:
+    """
+    Cut ``items`` into micro-batches of ``size``, in order; a join group stays whole.
+
+    Items with the same non-empty ``join_key`` next to each other (the queue leases a join
+    group together) go into one batch, which may then exceed ``size``.
+    """
+    batches: List[List[T]] = []
+    for item in items:
+        last = batches[-1] if batches else None
+        key = getattr(item, 'join_key', '')
+        if last is None or (len(last) >= size
+                            and not (key and key == getattr(last[-1], 'join_key', ''))):
+            batches.append([item])
+        else:
+            last.append(item)
+    return batches
+
+
+class Lookahead:
+    """
+    Micro-batches to keep ahead: enough for model time to cover the round trips, <= ``limit``.
+
+    Moving averages of a pull's round trip, of a micro-batch's fetches (from their start to
+    the last answer, each with its link delay) and of the model's time per micro-batch give
+    ``ceil((pull + fetch) / model)``: 1 on a fast link, 3 for 0.5 s each way and a 0.4 s batch.
+
+    :param limit: the most micro-batches ahead (``prefetch``; 0: none)
+    :param weight: weight of a new sample in the moving averages
+    """
+
+    def __init__(self, limit: int, weight: float = 0.3) -> None:
+        self.limit, self.weight = limit, weight
+        self.pull_s = self.fetch_s = 0.0
+        self.run_s = 0.0
+
+    def _mix(self, old: float, new: float) -> float:
+        return new if old == 0.0 else old + self.weight * (new - old)
+
+    def pulled(self, seconds: float) -> None:
+        """Record a pull's round trip."""
+        self.pull_s = self._mix(self.pull_s, max(0.0, seconds))
+
+    def fetched(self, seconds: float) -> None:
+        """Record the time from a micro-batch's first fetch request to its last answer."""
+        self.fetch_s = self._mix(self.fetch_s, max(0.0, seconds))
+
+    def ran(self, seconds: float) -> None:
+        """Record the model's time for one micro-batch."""
+        self.run_s = self._mix(self.run_s, max(1e-6, seconds))
+
+    def depth(self) -> int:
+        """Micro-batches to keep pulled and fetched ahead of the running one."""
+        if self.limit <= 0:
+            return 0
+        if self.run_s <= 0.0:
+            return 1
+        return max(1, min(self.limit, math.ceil((self.pull_s + self.fetch_s) / self.run_s)))

@@ -19,7 +19,7 @@ from edgeserve_ros.models.config import validate_models_config
 
 #: ``workers.<model>`` keys: (types, lowest value)
 WORKER_KEYS: Dict[str, Tuple[tuple, Any]] = {
-    'count': ((int,), 1), 'lease_timeout': ((int, float), 0.001), 'prefetch': ((bool,), False)}
+    'count': ((int,), 1), 'lease_timeout': ((int, float), 0.001), 'prefetch': ((int,), 0)}
 
 
 class NodePlan(NamedTuple):
@@ -69,7 +69,7 @@ def web_plan(doc: Mapping[str, Any], config_path: str, models: str = '',
             **io, 'lease_timeout': float(pool.get('lease_timeout', 1.0))}))
         plan += [NodePlan('queue_worker', f'{model}_worker_{i}', {
             'queue': f'{model}_queue', 'model_file': config_path, 'model': model,
-            'max_items': size, 'max_delay': delay, 'prefetch': bool(pool.get('prefetch'))})
+            'max_items': size, 'max_delay': delay, 'prefetch': int(pool.get('prefetch', 0))})
             for i in range(int(pool.get('count', 1)))]
     plan.append(NodePlan('web_gateway_node', 'web_gateway', params))
     return plan
