@@ -5,7 +5,7 @@ import time
 import pytest
 
 from edgeserve_ros.models.link_faults import LinkFaults
-from edgeserve_ros.models.worker_waits import Fetches, Lookahead, Pull, split_batches
+from edgeserve_ros.models.worker_waits import Answer, Fetches, Lookahead, split_batches
 
 
 class Done:
@@ -24,7 +24,7 @@ class Done:
 
 def test_a_prefetched_pull_answer_keeps_its_arrival_time():
     future = Done()
-    pull = Pull(future)
+    pull = Answer(future)
     assert pull.arrived is None and not pull.done.is_set()
     before = time.monotonic()
     future.complete()  # arrives while the model runs
@@ -45,10 +45,12 @@ def test_fetches_stamp_each_payload_once():
     fetches.add(('/cam', 1), first)
     fetches.add(('/cam', 2), second)
     first.complete()
-    assert fetches.done[('/cam', 1)].is_set() and not fetches.done[('/cam', 2)].is_set()
-    stamp = fetches.arrived[('/cam', 1)]
+    one, two = fetches.answers[('/cam', 1)], fetches.answers[('/cam', 2)]
+    assert one.done.is_set() and not two.done.is_set()
+    stamp = one.arrived
     first.complete()
-    assert fetches.arrived[('/cam', 1)] == stamp and ('/cam', 2) not in fetches.arrived
+    assert one.arrived == stamp and two.arrived is None
+    assert fetches.last_arrival() == stamp
 
 
 class Item:

@@ -28,7 +28,7 @@ from edgeserve_ros.models.prediction import (InputBinding, load_named_model, mod
                                              ModelSelectError, predict_tuples)
 from edgeserve_ros.models.tuple_inputs import STATES
 from edgeserve_ros.models.types import Inputs
-from edgeserve_ros.models.worker_waits import Fetches, Lookahead, Pull, split_batches
+from edgeserve_ros.models.worker_waits import Answer, Fetches, Lookahead, split_batches
 from edgeserve_ros.msg import PayloadHeader, WorkItem, WorkResult
 from edgeserve_ros.ros.spin import run_node
 from edgeserve_ros.ros.params import ParameterError, ParamSpec, declare_parameters
@@ -109,14 +109,14 @@ class QueueWorker(Node):
         self.get_logger().info(f'worker {self.worker}: model {self.model_name}, '
                                f'{self.max_items} item(s) per pull from {queue}/pull')
 
-    def _request(self, wanted: int = 0) -> Optional[Pull]:
+    def _request(self, wanted: int = 0) -> Optional[Answer]:
         """Send a pull (also a heartbeat); None when the queue's service is not there."""
         if not self._client.wait_for_service(timeout_sec=0.2):
             return None
         request = PullWork.Request(worker=self.worker, max_items=wanted or self.max_items,
                                    holding=sorted(self._holding | self._answered))
         self._answered = set()
-        return Pull(self._client.call_async(request))
+        return Answer(self._client.call_async(request))
 
     def _fill(self, items: List[WorkItem]) -> List[WorkItem]:
         """Pull again until ``max_items`` are held or ``max_delay`` has passed."""
@@ -134,7 +134,7 @@ class QueueWorker(Node):
                 self._stop.wait(min(left, max(self.backoff, 0.001)))
         return items
 
-    def _answer(self, pull: Optional[Pull]) -> Tuple[List[WorkItem], bool]:
+    def _answer(self, pull: Optional[Answer]) -> Tuple[List[WorkItem], bool]:
         """Wait for a pull's answer: (items, shutting_down); no items on a timeout."""
         if pull is None:
             return [], False
@@ -168,7 +168,7 @@ class QueueWorker(Node):
         # With prefetch n, a pipeline: while one batch runs, up to n more (as many as the round
         # trips need, see Lookahead) are being fetched and one pull travels (one at a time: a
         # pull releases the leases it does not list).
-        ahead: Optional[Pull] = None
+        ahead: Optional[Answer] = None
         ready: Deque[Tuple[List[WorkItem], Fetches]] = deque()  # pulled, fetches started
         idle = 0  # empty pulls in a row: the backoff doubles up to 64x, so idle workers rest
         stopping = False
@@ -195,9 +195,7 @@ class QueueWorker(Node):
                 if not stopping and len(ready) <= depth:  # it travels while this one runs
                     ahead = self._request(self._wanted(len(ready), depth))
             try:
-                begin = time.monotonic()
                 self._answered.update(self._process(items, fetched))
-                self.look.ran(time.monotonic() - begin)
             except Exception as exc:  # noqa: BLE001 - keep serving; the items are re-sent
                 if self._stop.is_set():
                     return
@@ -212,7 +210,7 @@ class QueueWorker(Node):
         """Items to pull so that ``depth`` batches are ready ahead (at least one batch)."""
         return self.max_items * max(1, depth - ready)
 
-    def _arrived(self, pull: Pull) -> bool:
+    def _arrived(self, pull: Answer) -> bool:
         """Whether ``pull``'s answer is here, its ``fault_delay`` included (never waits)."""
         now = time.monotonic()
         return pull.done.is_set() and self.faults.remaining(pull.arrived or now, now) <= 0
@@ -222,7 +220,7 @@ class QueueWorker(Node):
         return [(batch, self._start_fetches(batch))
                 for batch in split_batches(items, self.max_items)]
 
-    def _receive(self, pull: Optional[Pull], fill: bool) -> Tuple[List[WorkItem], bool]:
+    def _receive(self, pull: Optional[Answer], fill: bool) -> Tuple[List[WorkItem], bool]:
         """Take a pull's answer: the items kept by the faults, now held; and shutting_down."""
         items, shutting_down = self._answer(pull)
         if items and fill and self.max_delay:
@@ -242,6 +240,7 @@ class QueueWorker(Node):
             [{'tick': tick, 'inputs': prov} for _, prov, tick in ready],
             self.model_name, self.worker))
         seconds = time.perf_counter() - begin
+        self.look.ran(seconds)
         for item, prep in zip(items, prepared):
             outcome = prep if isinstance(prep, str) else next(outcomes)
             ok = isinstance(outcome, dict) and 'error' not in outcome
@@ -269,24 +268,24 @@ class QueueWorker(Node):
                 if data is not None:
                     fetches.results[key] = FetchResult(header, FetchStatus.OK, data,
                                                        path='tuple')
-                elif key not in fetches.futures and key not in fetches.results:
+                elif key not in fetches.answers and key not in fetches.results:
                     fetches.add(key, self.fetcher.fetch_async(header))
         return fetches
 
     def _wait_fetches(self, fetches: 'Fetches') -> Dict[Tuple[str, int], FetchResult]:
         """Wait for the fetches (each answer ``fault_delay`` after it arrived)."""
-        for key, future in fetches.futures.items():
+        for key, answer in fetches.answers.items():
             # in slices: a stop (Ctrl-C) must not wait out the fetch timeouts (7 s by default;
             # launch escalated to SIGKILL while workers waited here)
-            while not fetches.done[key].wait(0.05) and not self._stop.is_set() \
+            while not answer.done.wait(0.05) and not self._stop.is_set() \
                     and self.context.ok() and time.monotonic() < fetches.limit:
                 pass
-            if future.done() and future.result() is not None:
-                self.faults.arrive(fetches.arrived.get(key, time.monotonic()))
-                fetches.results[key] = future.result()
-        if fetches.arrived:
-            self.look.fetched(max(fetches.arrived.values()) + self.faults.delay
-                              - fetches.started)
+            if answer.future.done() and answer.future.result() is not None:
+                self.faults.arrive(answer.arrived or time.monotonic())
+                fetches.results[key] = answer.future.result()
+        last = fetches.last_arrival()
+        if last is not None:
+            self.look.fetched(last + self.faults.delay - fetches.started)
         return fetches.results
 
     def _prepare(self, item: WorkItem, fetched: Dict[Tuple[str, int], FetchResult]) -> Any:

@@ -31,30 +31,8 @@ class Completable(Protocol):
         """Call ``callback(future)`` once done."""
 
 
-class Fetches:
-    """The fetches of one micro-batch: futures, arrival times, results; give up at ``limit``."""
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-        self.started = time.monotonic()
-        self.futures: Dict[Key, Any] = {}
-        self.done: Dict[Key, threading.Event] = {}
-        self.arrived: Dict[Key, float] = {}
-        #: ``dataplane.fetcher.FetchResult`` per payload
-        self.results: Dict[Key, Any] = {}
-
-    def add(self, key: Key, future: Any) -> None:
-        """Track ``future``; its arrival time is taken when it completes."""
-        self.futures[key], self.done[key] = future, threading.Event()
-
-        def on_done(_: Completable) -> None:
-            self.arrived.setdefault(key, time.monotonic())
-            self.done[key].set()
-        future.add_done_callback(on_done)
-
-
-class Pull:
-    """A pull's answer future with its arrival time, taken when it completes."""
+class Answer:
+    """A request's answer future, stamped when it completes (a pull's, or one fetch's)."""
 
     def __init__(self, future: Any) -> None:
         self.future: Any = future
@@ -67,6 +45,26 @@ class Pull:
         if self.arrived is None:
             self.arrived = time.monotonic()
         self.done.set()
+
+
+class Fetches:
+    """The fetches of one micro-batch: answers, results; give up at ``limit``."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.started = time.monotonic()
+        self.answers: Dict[Key, Answer] = {}
+        #: ``dataplane.fetcher.FetchResult`` per payload
+        self.results: Dict[Key, Any] = {}
+
+    def add(self, key: Key, future: Any) -> None:
+        """Track ``future``; its arrival time is taken when it completes."""
+        self.answers[key] = Answer(future)
+
+    def last_arrival(self) -> Optional[float]:
+        """When the last answer that came arrived (None: none came)."""
+        return max((a.arrived for a in self.answers.values() if a.arrived is not None),
+                   default=None)
 
 
 def split_batches(items: Sequence[T], size: int) -> List[List[T]]:
