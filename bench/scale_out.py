@@ -274,8 +274,9 @@ def report(args: argparse.Namespace, rows: List[Dict[str, Any]], elapsed: float)
         ('Per discovery mode', table),
         ('Method', (__doc__ or '').split('\n', 2)[2].strip()
          + f'\n\n{args.hosts} sources at {args.rate:g} Hz, sync period {args.period:g} s, '
-           f'{args.seconds:g} s window per mode. Run took {elapsed:.0f} s. Measured beside '
-           f'other agents\' work on 2 shared cores.'),
+           f'{args.seconds:g} s window per mode. Run took {elapsed:.0f} s; 1-minute load '
+           f'average before it {args.load_before:.2f} (the N nodes themselves load the 2 '
+           'cores while they start).'),
     ]
     write_md(args.name, f'Scale-out: {args.hosts} simulated hosts -> one sync_node, simple '
              f'discovery vs discovery server', sections, machine_info())
@@ -297,6 +298,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.role == 'listener':
         return run_listener(args)
     start = time.monotonic()
+    args.load_before = os.getloadavg()[0]
     progress(f'{args.name}: {args.hosts} hosts, modes {args.modes}, domain {args.domain_id}')
     rows = [run_mode(args, m) for m in args.modes.split(',') if m]
     report(args, rows, time.monotonic() - start)

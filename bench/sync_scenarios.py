@@ -217,10 +217,16 @@ def evaluate(trace: Trace, tuples: Sequence[SyncTuple],
             chosen.append(tup)
     duration = len(ticks) * PERIOD
     newest, oldest, skew, fresh_skew, complete = [], [], [], [], 0
+    latency, at_tick = [], 0.0
     preds: List[Tuple[float, int]] = []
     for tup in chosen:
-        stamps = [m.stamp for m in tup.members.values() if m is not None]
-        newest.append(tup.emit_time - max(stamps))
+        present = [m for m in tup.members.values() if m is not None]
+        stamps = [m.stamp for m in present]
+        top = max(present, key=lambda m: m.stamp)
+        newest.append(tup.emit_time - top.stamp)
+        latency.append(top.arrival - top.stamp)
+        if tup.emit_time == tup.tick and all(m.arrival < tup.tick for m in present):
+            at_tick += tup.emit_time - top.arrival  # final before its tick, held to it
         oldest.append(tup.emit_time - min(stamps))
         skew.append(max(stamps) - min(stamps))
         fresh = [m.stamp for m in tup.members.values() if m is not None and m.state == FRESH]
@@ -244,6 +250,8 @@ def evaluate(trace: Trace, tuples: Sequence[SyncTuple],
         'served_pct': 100.0 * common.ratio(len(served), len(ticks)),
         'complete_pct': 100.0 * common.ratio(complete, len(chosen)),
         'newest_mean_ms': 1e3 * mean(newest), 'newest_p95_ms': 1e3 * pct(newest, 95),
+        'newest_latency_ms': 1e3 * mean(latency),
+        'tick_bound_ms': 1e3 * common.ratio(at_tick, len(chosen)),
         'oldest_mean_ms': 1e3 * mean(oldest), 'oldest_p95_ms': 1e3 * pct(oldest, 95),
         'skew_p50_ms': 1e3 * pct(skew, 50), 'skew_p95_ms': 1e3 * pct(skew, 95),
         'skew_max_ms': 1e3 * (max(skew) if skew else float('nan')),
@@ -270,7 +278,8 @@ def run_system(system: str, events: Sequence[HeaderEvent],
 
 METRIC_COLS = ('tuples_per_s', 'served_pct', 'complete_pct', 'newest_mean_ms',
                'newest_p95_ms', 'oldest_mean_ms', 'oldest_p95_ms', 'skew_p50_ms',
-               'skew_p95_ms', 'skew_max_ms', 'fresh_skew_max_ms', 'rt_acc', 'rt_acc_held')
+               'skew_p95_ms', 'skew_max_ms', 'fresh_skew_max_ms', 'rt_acc', 'rt_acc_held',
+               'newest_latency_ms', 'tick_bound_ms')
 
 
 def plot(rows: List[Dict[str, object]], keys: List[str], systems: List[str]) -> str:
@@ -365,6 +374,15 @@ mean is the same latency plus the few ticks whose budget holds none (or a header
 not fit). In the punctual scenarios both figures are therefore the same quantity, mean
 latency, and "<=" is decided by a few hundredths of a millisecond; the target is reported
 at that precision, as measured, met or not.
+
+The *newest member's latency* column (its arrival minus its stamp) splits the age: age =
+that latency + the time from the newest member's arrival to the emission. The targets
+table also gives the part of the mean that comes from tuples whose set was final before
+their tick (every member arrived before `T`, and nothing fresher could arrive within the
+budget): the contract's `T <= emit` holds them until `T`, so their newest member is older
+than its latency, at instants where the stock synchronizers emit nothing. Where that part
+exceeds the gap to stock, the rest of edgeserve_ros's tuples are fresher than stock's and
+the gap is the emission grid itself, not a choice the rule could make better.
 """
 
 
@@ -402,8 +420,10 @@ def freshness_targets(rows: List[Dict[str, object]]) -> List[Tuple[str, str, boo
             continue
         a, b = float(es['newest_mean_ms']), float(py['newest_mean_ms'])  # type: ignore
         bad = int(es.get('contract_violations', 0))  # type: ignore
+        held = float(es['tick_bound_ms'])  # type: ignore
         out.append((f'{key}: newest-member age mean <= stock-py, contract holds',
-                    f'{a:.3f} vs {b:.3f} ms ({a - b:+.3f}); {bad} contract violations',
+                    f'{a:.3f} vs {b:.3f} ms ({a - b:+.3f}; tuples final before their tick '
+                    f'and held to it add {held:+.3f}); {bad} contract violations',
                     a <= b and bad == 0))
     return out
 
@@ -415,12 +435,14 @@ def write_report(rows: List[Dict[str, object]], dead_rows: Dict[str, Dict[str, f
     f = common.fmt
     table = common.md_table(
         ['scenario', 'system', 'tuples/s', '% ticks served', '% complete',
-         'newest age mean / p95 (ms)', 'oldest age mean / p95 (ms)',
+         'newest age mean / p95 (ms)', 'newest member\'s latency mean (ms)',
+         'oldest age mean / p95 (ms)',
          'skew p50 / p95 / max (ms)', 'fresh-member skew max (ms)',
          'RT acc (per prediction)', 'RT acc (held, per tick)'],
         [(r['scenario'], r['system'], f(r['tuples_per_s'], 1), f(r['served_pct'], 1),
           f(r['complete_pct'], 1),
           f'{f(r["newest_mean_ms"], 2)} / {f(r["newest_p95_ms"], 1)}',
+          f(r['newest_latency_ms'], 3),
           f'{f(r["oldest_mean_ms"], 1)} / {f(r["oldest_p95_ms"], 1)}',
           f'{f(r["skew_p50_ms"], 1)} / {f(r["skew_p95_ms"], 1)} / {f(r["skew_max_ms"], 1)}',
           f(r['fresh_skew_max_ms'], 1),

@@ -96,6 +96,30 @@ def test_images_are_checked_before_decoding():
         probe(png(np.zeros((20, 20), np.uint8)), 399, 100)
 
 
+def test_decoding_keeps_the_probed_size_and_refuses_broken_data():
+    """Decode with OpenCV: gray and alpha become BGR, EXIF rotation not applied, cuts 422."""
+    import io
+
+    from PIL import Image
+    noise = np.random.default_rng(1).integers(0, 255, (48, 64, 3), np.uint8)
+    for data in (png(noise)[:-30], png(noise)[:len(png(noise)) // 2],
+                 jpeg(noise)[:len(jpeg(noise)) // 2]):
+        with pytest.raises(ImageError) as exc:
+            decode(data, 1_000_000, 1000)
+        assert exc.value.status == 422 and 'truncated or corrupt' in str(exc.value)
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees on display
+    Image.fromarray(noise).save(buf, 'JPEG', exif=exif)
+    assert decode(buf.getvalue(), 1_000_000, 1000).array.shape == (48, 64, 3)
+    rgba = io.BytesIO()
+    Image.new('RGBA', (5, 4), (10, 20, 30, 128)).save(rgba, 'PNG')
+    out = decode(rgba.getvalue(), 1000, 100).array
+    assert out.shape == (4, 5, 3) and out[0, 0].tolist() == [30, 20, 10]
+    gray = decode(png(np.full((4, 5), 77, np.uint8)), 1000, 100).array
+    assert gray.shape == (4, 5, 3) and gray.flags['C_CONTIGUOUS']
+
+
 def test_raw_frames():
     pixels = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
     frame = RAW_MAGIC + bytes([0, 3, 0, 2, 3]) + pixels.tobytes()

@@ -112,6 +112,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
         for task, ticket in tasks:  # nobody reads the rest: free its tickets now (a task
             task.cancel()  # cancelled before it started never runs its own release)
             svc.admission.release(ticket)
+        await asyncio.wait([sender])  # let it end: a cancelled task left pending is lost
 
 
 async def _first(task: 'asyncio.Task[Any]') -> Any:
