@@ -58,6 +58,10 @@ DELAYED_SOURCE = 1  # imu_back_right_arm
 DELAY_S = 0.025
 TABLE2_PERIOD_MS = 30
 QUIET_S = 1.5  # a run ends this long after the last prediction (sources done)
+#: the backlog of one example is one sample: also the median over the newest this many
+TAIL_EXAMPLES = 50
+#: rows per source of the whole held-out run (the default: Table 2's F1 needs every class)
+HELD_OUT_ROWS = 3636
 PREDICTIONS = '/har/predictions'
 LABELS = '/edgeserve/labels'
 LOCAL_TOPICS = tuple(f'/har/{s}_prediction' for s in ('accelerometers', 'imu_back_right_arm',
@@ -228,8 +232,8 @@ def analyse(data: Dict[str, Any], count: int) -> Dict[str, Any]:
     labels = [(t, lab) for t, lab in data['labels']]
     out: Dict[str, Any] = {'predictions': len(preds), 'labels': len(labels)}
     if not preds:
-        return {**out, 'backlog_ms': math.nan, 'acc': math.nan, 'f1': math.nan,
-                'excess': math.nan, 'int_std_ms': math.nan, 'int_iqr_ms': math.nan,
+        return {**out, 'backlog_ms': math.nan, 'backlog_tail_ms': math.nan, 'acc': math.nan,
+                'f1': math.nan, 'excess': math.nan, 'int_std_ms': math.nan, 'int_iqr_ms': math.nan,
                 'e2e_p50_ms': math.nan, 'local_excess': math.nan, 'rate_hz': math.nan}
     pairs = [(p[0], p[4]) for p in preds]
     e2e = [p[0] - p[1] for p in preds]
@@ -238,8 +242,13 @@ def analyse(data: Dict[str, Any], count: int) -> Dict[str, Any]:
     intervals = [b[0] - a[0] for a, b in zip(preds, preds[1:])]
     span = preds[-1][0] - first[0]
     local = data.get('local') or {}
+    first_of: Dict[int, Any] = {}  # per example seq: its first prediction
+    for p in preds:
+        first_of.setdefault(p[2], p)
+    tail = [first_of[k] for k in sorted(first_of)[-TAIL_EXAMPLES:]]
     out.update(
         backlog_ms=(newest[0] - newest[1]) * 1e3,
+        backlog_tail_ms=percentile([(p[0] - p[1]) for p in tail], 50) * 1e3,
         last_e2e_ms=(preds[-1][0] - preds[-1][1]) * 1e3,
         e2e_p50_ms=percentile(e2e, 50) * 1e3,
         e2e_p99_ms=percentile(e2e, 99) * 1e3,
@@ -271,7 +280,8 @@ def report(name: str, results: Dict[Tuple[str, float, bool], Dict[str, Any]],
     headers = ['topology', 'period_ms', 'delayed', 'predictions', 'input_examples',
                'rate_hz', 'backlog_ms', 'last_e2e_ms', 'e2e_p50_ms', 'e2e_p99_ms',
                'real_time_accuracy', 'real_time_f1', 'excess', 'local_excess',
-               'interval_mean_ms', 'interval_std_ms', 'interval_iqr_ms', 'wall_s']
+               'interval_mean_ms', 'interval_std_ms', 'interval_iqr_ms', 'wall_s',
+               'backlog_tail_ms']
     rows = []
     for (topo, period, delayed), r in sorted(results.items()):
         rows.append([topo, period, int(delayed), r['predictions'], count,
@@ -279,7 +289,8 @@ def report(name: str, results: Dict[Tuple[str, float, bool], Dict[str, Any]],
                      _r(r.get('e2e_p50_ms')), _r(r.get('e2e_p99_ms')), _r(r.get('acc'), 4),
                      _r(r.get('f1'), 4), r.get('excess'), r.get('local_excess'),
                      _r(r.get('int_mean_ms')), _r(r.get('int_std_ms')),
-                     _r(r.get('int_iqr_ms')), _r(r.get('wall_s'), 1)])
+                     _r(r.get('int_iqr_ms')), _r(r.get('wall_s'), 1),
+                     _r(r.get('backlog_tail_ms'))])
     write_csv(name, headers, rows)
 
     def get(topo: str, period: float, key: str, delayed: bool = False) -> float:
@@ -300,10 +311,17 @@ def report(name: str, results: Dict[Tuple[str, float, bool], Dict[str, Any]],
          f'{fmt(t2["centralized"][0] - cen_d)}',
          None if math.isnan(dec_d + cen_d) else
          (t2['decentralized'][0] - dec_d) <= (t2['centralized'][0] - cen_d) + 0.01),
-        (f'Fig. 8 (qualitative): decentralized backlog at {fast:g} ms <= centralized',
-         f'{fmt(get("decentralized", fast, "backlog_ms"), 1)} vs '
-         f'{fmt(get("centralized", fast, "backlog_ms"), 1)} ms',
-         _le(get('decentralized', fast, 'backlog_ms'), get('centralized', fast, 'backlog_ms'))),
+        ('Fig. 8 (qualitative): decentralized backlog <= centralized at every period',
+         '; '.join(f'{p:g} ms: {fmt(get("decentralized", p, "backlog_ms"), 1)} vs '
+                   f'{fmt(get("centralized", p, "backlog_ms"), 1)}' for p in periods) + ' ms',
+         all(_le(get('decentralized', p, 'backlog_ms'), get('centralized', p, 'backlog_ms'))
+             for p in periods)),
+        (f'same, backlog as the median over the newest {TAIL_EXAMPLES} examples',
+         '; '.join(f'{p:g} ms: {fmt(get("decentralized", p, "backlog_tail_ms"), 1)} vs '
+                   f'{fmt(get("centralized", p, "backlog_tail_ms"), 1)}' for p in periods)
+         + ' ms',
+         all(_le(get('decentralized', p, 'backlog_tail_ms'),
+                 get('centralized', p, 'backlog_tail_ms')) for p in periods)),
         (f'Fig. 8 (qualitative): near-zero backlog (< 100 ms) for every topology at {slow:g} ms',
          ', '.join(fmt(get(t, slow, 'backlog_ms'), 1) for t in TOPOLOGIES) + ' ms',
          all(_le(get(t, slow, 'backlog_ms'), 100.0) for t in TOPOLOGIES)),
@@ -347,7 +365,9 @@ def report(name: str, results: Dict[Tuple[str, float, bool], Dict[str, Any]],
          md_table(['topology', 'ours: no delay', f'ours: {DELAY_S * 1e3:.0f} ms delay',
                    'paper: no delay', 'paper: 25 ms delay'], t2_rows)),
         ('Fig. 8: backlog (end-to-end latency of the newest example, ms) vs target period',
-         table('backlog_ms', 1, PAPER_FIG8)),
+         table('backlog_ms', 1, PAPER_FIG8) + f'\n\nThe same as the median over the newest '
+         f'{TAIL_EXAMPLES} examples (each example\'s first prediction; one example is one '
+         'sample):\n\n' + table('backlog_tail_ms', 1, PAPER_FIG8)),
         ('Fig. 9: end-to-end latency over sequence number, centralized',
          f'{fig9}. Series in `{name}.png` (panel b). Paper: flat (near zero) at the slow '
          'period, a rising line (growing queue) when the period is below the compute time.'),
@@ -510,7 +530,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--quick', action='store_true', help='short runs (~1 min), not results')
     p.add_argument('--count', type=int, default=0,
-                   help='rows per source per run (default 300, quick 240)')
+                   help=f'rows per source per run (default {HELD_OUT_ROWS}: the whole held-out '
+                   'run, quick 240)')
     p.add_argument('--periods', default='', help='target periods, ms (default 10,30,50,100;'
                    ' quick 30)')
     p.add_argument('--domain-id', type=int, default=DOMAIN_ID)
@@ -522,7 +543,7 @@ def main() -> int:
     args = p.parse_args()
     if args.role == 'record':
         return recorder(args)
-    count = args.count or (240 if args.quick else 300)
+    count = args.count or (240 if args.quick else HELD_OUT_ROWS)
     periods = sorted(float(x) for x in (args.periods or (
         '30' if args.quick else '10,30,50,100')).split(','))
     if TABLE2_PERIOD_MS not in periods:
