@@ -106,9 +106,21 @@ def ros_pub(topic: str, hz: str, max_s: str) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        _teardown(node, 0)
     return 0
+
+
+def _teardown(node, status: int) -> None:
+    """Destroy ``node`` and shut down; a teardown stuck in Fast DDS exits with ``status``."""
+    import rclpy
+
+    from edgeserve_ros.ros import exit_watchdog
+    from edgeserve_ros.ros.spin import TEARDOWN_ABANDON_S
+    disarm = exit_watchdog.arm(TEARDOWN_ABANDON_S, 'netns peer: teardown stuck in the ROS 2 '
+                               'middleware; errno', status)  # see fetch_peer.py
+    node.destroy_node()
+    rclpy.try_shutdown()
+    disarm()
 
 
 def ros_sub(topic: str, count: str, timeout_s: str) -> int:
@@ -134,8 +146,7 @@ def ros_sub(topic: str, count: str, timeout_s: str) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        _teardown(node, 0 if got[0] >= int(count) else 1)
     return 0 if got[0] >= int(count) else 1
 
 

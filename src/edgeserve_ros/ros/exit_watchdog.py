@@ -1,5 +1,5 @@
 """
-A process exit that needs no Python: ``_exit(0)`` from a POSIX timer thread, unless disarmed.
+A process exit that needs no Python: ``_exit`` from a POSIX timer thread, unless disarmed.
 
 Why (issue 7): a node's last ``destroy_node()`` deletes its Fast DDS participant, and Fast DDS
 2.14 (Jazzy's) can livelock there: ``DomainParticipant::set_listener(nullptr)`` waits for
@@ -8,7 +8,7 @@ moment (the other nodes of a launch stopping) waits for the mutex that waiting t
 taking. The stacks, caught with ``eu-stack`` in the test suite, are in ``docs/faults.md``.
 ``ros2 launch`` then SIGKILLs the node. rclpy holds the GIL in that call, so no Python thread
 or signal handler can run: a timer created with ``SIGEV_THREAD`` whose notify function is
-libc's ``_exit`` (its ``sigval`` argument 0 is the exit status) ends the process from C.
+libc's ``_exit`` (its ``sigval`` argument is the exit status) ends the process from C.
 
 Linux with glibc (x86_64 and aarch64: the 64-byte ``struct sigevent``); elsewhere
 :func:`arm` returns a no-op. rclpy-free.
@@ -56,11 +56,13 @@ def _timer(libc: ctypes.CDLL, function: int, value: object, delay: float) -> cty
     return timer
 
 
-def arm(delay: float, message: str = '') -> Callable[[], None]:
+def arm(delay: float, message: str = '', status: int = 0) -> Callable[[], None]:
     """
-    End the process with exit status 0 after ``delay`` seconds; return the disarm function.
+    End the process with exit ``status`` after ``delay`` seconds; return the disarm function.
 
     :param message: written to stderr (by ``perror``: it ends in ``: Success``) just before.
+    :param status: the exit status (0-255): a process whose result is known (a test peer
+        that has printed its summary) keeps it.
     :raises OSError: a timer could not be created or set.
     """
     try:
@@ -72,7 +74,8 @@ def arm(delay: float, message: str = '') -> Callable[[], None]:
     if ctypes.sizeof(_SigEvent) != 64 or not exit_now or not say:
         return lambda: None
     text = ctypes.create_string_buffer(message.encode())
-    timers = [_timer(libc, exit_now, None, delay + (0.05 if message else 0.0))]
+    timers = [_timer(libc, exit_now, status & 0xFF or None,
+                     delay + (0.05 if message else 0.0))]
     if message:
         timers.append(_timer(libc, say, ctypes.addressof(text), delay))
 
