@@ -20,9 +20,8 @@ from rclpy.node import Node
 from edgeserve_ros.dataplane.checksum import checksum
 from edgeserve_ros.dataplane.fetcher import PayloadFetcher
 from edgeserve_ros.msg import PayloadHeader
-from edgeserve_ros.ros import exit_watchdog
 from edgeserve_ros.ros.qos import HEADER_QOS
-from edgeserve_ros.ros.spin import TEARDOWN_ABANDON_S
+from edgeserve_ros.ros.spin import teardown
 
 
 def main() -> int:
@@ -78,11 +77,7 @@ def main() -> int:
     # while another one leaves (docs/faults.md; seen here beside 2 CPU burners: the summary
     # printed, the process still there 60 s later): the result is out, so a stuck teardown
     # ends the process with it, as every node's does (edgeserve_ros.ros.spin)
-    disarm = exit_watchdog.arm(TEARDOWN_ABANDON_S, 'fetch_peer: teardown stuck in the ROS 2 '
-                               'middleware; errno', code)
-    node.destroy_node()
-    rclpy.try_shutdown()
-    disarm()
+    teardown(node, 'fetch_peer: teardown stuck in the ROS 2 middleware; errno', code)
     return code
 
 

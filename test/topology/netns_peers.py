@@ -112,15 +112,8 @@ def ros_pub(topic: str, hz: str, max_s: str) -> int:
 
 def _teardown(node, status: int) -> None:
     """Destroy ``node`` and shut down; a teardown stuck in Fast DDS exits with ``status``."""
-    import rclpy
-
-    from edgeserve_ros.ros import exit_watchdog
-    from edgeserve_ros.ros.spin import TEARDOWN_ABANDON_S
-    disarm = exit_watchdog.arm(TEARDOWN_ABANDON_S, 'netns peer: teardown stuck in the ROS 2 '
-                               'middleware; errno', status)  # see fetch_peer.py
-    node.destroy_node()
-    rclpy.try_shutdown()
-    disarm()
+    from edgeserve_ros.ros.spin import teardown
+    teardown(node, 'netns peer: teardown stuck in the ROS 2 middleware; errno', status)
 
 
 def ros_sub(topic: str, count: str, timeout_s: str) -> int:

@@ -247,9 +247,22 @@ def run_node(factory: Callable[[], Node], name: str, args: Optional[List[str]] =
             faulthandler.dump_traceback_later(TEARDOWN_DUMP_S, exit=False)  # re-armed
             arm_native_dump()
             sys.stdout.flush()
-            disarm = exit_watchdog.arm(TEARDOWN_ABANDON_S, ABANDON_MESSAGE.format(name=name))
-            executor.shutdown()
-            node.destroy_node()
-            rclpy.try_shutdown()
-            disarm()
+            teardown(node, ABANDON_MESSAGE.format(name=name), executor=executor)
     return 0
+
+
+def teardown(node: Node, message: str, status: int = 0,
+             executor: Optional[rclpy.executors.Executor] = None) -> None:
+    """
+    Shut ``executor`` down, destroy ``node``, shut rclpy down, guarded by ``exit_watchdog``.
+
+    A teardown still stuck :data:`TEARDOWN_ABANDON_S` later (Fast DDS participant deletion,
+    see docs/faults.md) ends the process with ``status`` after writing ``message``; call it
+    once the process's result is out (its outputs published, its summary printed).
+    """
+    disarm = exit_watchdog.arm(TEARDOWN_ABANDON_S, message, status)
+    if executor is not None:
+        executor.shutdown()
+    node.destroy_node()
+    rclpy.try_shutdown()
+    disarm()
