@@ -14,6 +14,14 @@ from typing import Callable, Dict, List, Optional, Sequence
 CLEAN = re.compile(r'\[INFO\] \[([\w.-]+)\]: process has finished cleanly')
 DIED = re.compile(r'\[ERROR\] \[([\w.-]+)\]: process has died .*exit code (-?\d+)')
 STARTED = re.compile(r'\[INFO\] \[([\w.-]+)\]: process started with pid')
+#: Exit 1 of ``ros2 launch`` after a clean Ctrl-C, from a race in launch itself (Jazzy):
+#: launch reads SIGINT through ``signal.set_wakeup_fd`` but leaves Python's own handler in
+#: place, so a ``KeyboardInterrupt`` also lands at whatever bytecode the loop runs. When it
+#: lands inside ``create_task(self._process_one_event())`` (in ``call_soon``), the task is
+#: never scheduled; its destruction goes through the loop's exception handler, which
+#: ``LaunchService.run_async`` turns into return code 1 (CI on 4b6a903; docs/faults.md).
+LOST_TASK = re.compile(r"Task was destroyed but it is pending!\ntask: <Task pending "
+                       r"name='Task-\d+' coro=<LaunchService\._process_one_event\(\) ")
 
 
 class Launched:
@@ -120,12 +128,28 @@ class Launched:
             self._killpg(signal.SIGKILL)
 
 
+def launch_code(rc: int, out: str) -> int:
+    """
+    Return ``rc``, or 0 for the exit 1 that launch's own Ctrl-C race gives (:data:`LOST_TASK`).
+
+    Only that one cause is forgiven, and only when Ctrl-C was what ended the launch; every
+    process must still have finished cleanly, which :func:`assert_clean_exit` checks apart.
+    """
+    if rc == 1 and 'user interrupted with ctrl-c' in out and len(LOST_TASK.findall(out)) == 1:
+        return 0
+    return rc
+
+
 def assert_clean_exit(run: Launched, rc: int) -> None:
-    """Launch and every process it started ended with exit code 0 and no traceback."""
+    """
+    Launch and every process it started ended with exit code 0 and no traceback.
+
+    The launch's own exit code is read through :func:`launch_code`.
+    """
     out = run.text()
     started = set(STARTED.findall(out))
     clean = set(CLEAN.findall(out))
-    assert rc == 0, f'ros2 launch exit {rc}\n{out[-4000:]}'
+    assert launch_code(rc, out) == 0, f'ros2 launch exit {rc}\n{out[-4000:]}'
     assert 'Traceback' not in out, out[out.index('Traceback') - 2000:][:6000]
     died = DIED.findall(out)
     assert not died, (died, '\n'.join(line for line in out.splitlines()
