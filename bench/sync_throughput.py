@@ -19,6 +19,10 @@ synchronizer waiting until every stream has a header past the tick, or max_skew)
 ``output = receipt - emit_time`` (node work from the completing header's callback,
 publishing, DDS delivery to the subscriber).
 
+(c) Floor: the same publishers at 1 kHz into a process that only subscribes the 4 header
+topics with an empty callback on rclpy's ``SingleThreadedExecutor``: the CPU that taking
+4,000 headers/s costs before any synchronizing, beside (b) in the same run.
+
 Writes ``bench/results/sync_throughput.{md,csv,png}``; progress lines go to stderr.
 """
 
@@ -200,6 +204,34 @@ def role_sub() -> int:
     return common.child_exit(0)
 
 
+def role_floor(n: int) -> int:
+    """Child: subscribe ``n`` header topics with an empty callback; report the count."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    from edgeserve_ros.msg import PayloadHeader
+    from edgeserve_ros.ros.qos import HEADER_QOS
+
+    rclpy.init()
+    node = Node('bench_sync_floor')
+    count = [0]
+
+    def on_header(_msg: Any) -> None:
+        count[0] += 1
+
+    for i in range(n):
+        node.create_subscription(PayloadHeader, f'{PREFIX}/s{i}', on_header, HEADER_QOS)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    common.emit('ready')
+    for cmd in common.read_commands():
+        if cmd.get('cmd') == 'count':
+            common.emit('count', n=count[0])
+    return common.child_exit(0)
+
+
 # -- (b) node: parent -------------------------------------------------------------------
 
 def _cpu_seconds(pid: int) -> float:
@@ -278,6 +310,36 @@ def run_node(rate: float, period: float, seconds: float, warmup: float, log_path
     }
 
 
+def run_floor(rate: float, seconds: float, warmup: float) -> Dict[str, Any]:
+    """Run the publishers at ``rate`` Hz into empty callbacks; return their CPU per header."""
+    env = common.child_env(DOMAIN_ID)
+    sub = common.JsonChild(common.self_argv(__file__, 'floor', [NODE_STREAMS]), env=env,
+                           name='floor')
+    pub = common.JsonChild(common.self_argv(__file__, 'pub', [rate, NODE_STREAMS]), env=env,
+                           name='pub')
+    try:
+        sub.expect('ready', 30.0)
+        pub.expect('ready', 30.0)
+        time.sleep(2.0)  # discovery
+        pub.send(cmd='go', seconds=warmup + seconds + 0.5)
+        time.sleep(warmup)
+        sub.send(cmd='count')
+        n0 = sub.expect('count', 10.0)['n']
+        cpu0, t0 = _cpu_seconds(sub.proc.pid), time.monotonic()
+        time.sleep(seconds)
+        cpu1, t1 = _cpu_seconds(sub.proc.pid), time.monotonic()
+        sub.send(cmd='count')
+        n1 = sub.expect('count', 10.0)['n']
+        pub.expect('done', 30.0)
+    finally:
+        pub.stop()
+        sub.stop()
+    got = n1 - n0
+    return {'rate_hz': rate, 'headers_per_s': got / (t1 - t0),
+            'cpu_pct': 100.0 * (cpu1 - cpu0) / (t1 - t0),
+            'us_per_header': 1e6 * (cpu1 - cpu0) / max(got, 1)}
+
+
 # -- report -----------------------------------------------------------------------------
 
 def _case(r: Dict[str, Any]) -> str:
@@ -318,7 +380,7 @@ def plot(core: List[Dict[str, Any]], nodes: List[Dict[str, Any]]) -> str:
 
 
 def report(core: List[Dict[str, Any]], nodes: List[Dict[str, Any]], node_note: str,
-           args: argparse.Namespace) -> None:
+           args: argparse.Namespace, floor: Optional[Dict[str, Any]] = None) -> None:
     """Write the md and csv files."""
     f = common.fmt
     csv_rows = [['core', c['label'], 'events_per_s', c['events_per_s']] for c in core]
@@ -327,6 +389,8 @@ def report(core: List[Dict[str, Any]], nodes: List[Dict[str, Any]], node_note: s
     for r in nodes:
         csv_rows += [['node', _case(r), k, v] for k, v in r.items()
                      if not k.startswith('_')]
+    if floor is not None:
+        csv_rows += [['floor', f'4 x {floor["rate_hz"]:g} Hz', k, v] for k, v in floor.items()]
     common.write_csv(NAME, ['part', 'case', 'metric', 'value'], csv_rows)
     core_table = common.md_table(
         ['clock correction', 'events', 'wall s', 'events/s', 'us/event', 'tuples/s (wall)',
@@ -404,6 +468,16 @@ return after `rclpy.shutdown()` or SIGTERM, and held a core at 100%.
                                 r['added_p99_ms'] <= NODE_TARGET_MS))
     else:
         sections.append(('(b) sync_node added latency', node_note))
+    if floor is not None:
+        sections.append(('(c) Floor: taking the headers, nothing else', f"""
+The publishers of (b) at {floor['rate_hz']:g} Hz per stream into a process whose 4
+subscriptions have an empty callback (rclpy `SingleThreadedExecutor`, the executor
+`sync_node` ships with), {args.seconds:g} s after {args.warmup:g} s of warm-up, in the
+same run as (b): **{f(floor['headers_per_s'], 0)} headers/s took {f(floor['cpu_pct'], 0)} %
+of a core, {f(floor['us_per_header'], 1)} us of CPU per header** (waking, taking and
+deserializing one `PayloadHeader`; deserializing alone is ~18 us). That share of a core is
+spent before any synchronizing, and the tuple subscriber of (b) pays the same per tuple.
+"""))
     sections.append(('Targets', common.targets_table(targets)))
     common.write_md(NAME, 'Synchronizer throughput and sync_node latency', sections,
                     common.machine_info())
@@ -412,7 +486,8 @@ return after `rclpy.shutdown()` or SIGTERM, and held a core at 100%.
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse arguments; run as parent or as a ``--role`` child."""
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--role', choices=('pub', 'sub'), default=None, help=argparse.SUPPRESS)
+    ap.add_argument('--role', choices=('pub', 'sub', 'floor'), default=None,
+                    help=argparse.SUPPRESS)
     ap.add_argument('rest', nargs='*', help=argparse.SUPPRESS)
     ap.add_argument('--quick', action='store_true', help='short run (< 30 s)')
     ap.add_argument('--events', type=int, default=None,
@@ -431,6 +506,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return role_pub(float(args.rest[0]), int(args.rest[1]))
     if args.role == 'sub':
         return role_sub()
+    if args.role == 'floor':
+        return role_floor(int(args.rest[0]))
     n_events = args.events or (100_000 if args.quick else 1_000_000)
     args.seconds = args.seconds or (4.0 if args.quick else 15.0)
     args.warmup = args.warmup or (2.0 if args.quick else 3.0)
@@ -454,6 +531,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         del events
     nodes: List[Dict[str, Any]] = []
     note = ''
+    floor = None
     if args.skip_node:
         note = 'Not run (`--skip-node`).'
     else:
@@ -469,8 +547,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                             f'added p50 {r["added_p50_ms"]:.3f} p99 {r["added_p99_ms"]:.3f} '
                             f'ms, output p50 {r["output_p50_ms"]:.3f} p99 '
                             f'{r["output_p99_ms"]:.3f} ms, node CPU {r["node_cpu_pct"]:.0f}%')
+        common.progress(f'floor: 4 x 1000 Hz into empty callbacks, {args.seconds:g} s')
+        floor = run_floor(1000.0, args.seconds, args.warmup)
+        common.progress(f'floor: {floor["headers_per_s"]:.0f} headers/s, '
+                        f'{floor["cpu_pct"]:.0f}% CPU, {floor["us_per_header"]:.1f} us/header')
     plot(core, nodes)
-    report(core, nodes, note, args)
+    report(core, nodes, note, args, floor)
     common.progress(f'wrote {common.result_path(NAME, "md")}')
     return 0
 

@@ -10,9 +10,11 @@ JPEGs (~50 KiB, rendered here) over one WebSocket, all in flight at once, and wa
 every answer. The model is a stand-in with a fixed cost (``fixed_delay``, ``--model-ms``
 100 ms per image, like the seed's recognition on a small node): it sleeps, so worker hosts
 scale as separate machines would even on 2 shared cores. Each worker pulls ``--batch`` (4)
-images at a time and pulls and fetches ``--prefetch`` (3) micro-batches ahead while its
-model runs: with 500 ms on the link, a pull answer and then its fetch answers take 1 s, 2.5
-micro-batches of model time.
+images at a time and keeps up to ``--prefetch`` (3) micro-batches pulled ahead while its
+model runs. The queue sends the images in its pull answers (inline, ``inline_bytes``: the
+workers are on other hosts, the gateway's ring on the queue's), so a worker fetches
+nothing: with 500 ms on the link a pull answer takes 0.5 s, 1.25 micro-batches of model
+time, and each pull asks for at least the 2 micro-batches that run while it travels.
 
 Cells, as in the seed: 1 / 2 / 3 workers; 3 workers with one of them failing on each image
 with probability 0.1 / 0.3 / 0.5 (``queue_worker`` ``fault_drop``: the image is dropped,

@@ -85,6 +85,19 @@ def test_lookahead_covers_the_round_trips_with_model_time():
     assert Lookahead(2).depth() == 1 and _slow(Lookahead(2)).depth() == 2  # capped
 
 
+def test_each_pull_brings_what_runs_while_it_travels():
+    look = Lookahead(8)
+    assert look.per_pull() == 1  # nothing measured yet
+    look.pulled(0.01)
+    look.ran(0.4)
+    assert look.per_pull() == 1  # a fast link
+    for _ in range(40):  # 0.5 s to the queue, images inline: two batches run meanwhile
+        look.pulled(0.51)
+        look.fetched(0.0)
+    assert look.per_pull() == 2 and look.depth() == 2
+    assert Lookahead(0).per_pull() == 1 and _slow(Lookahead(3)).per_pull() == 3  # capped
+
+
 def _slow(look):
     look.pulled(5.0)
     look.fetched(5.0)

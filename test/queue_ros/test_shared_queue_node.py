@@ -150,6 +150,41 @@ def test_stalled_worker_items_resent_late_results_dropped(spinner, ros_context, 
     source.close()
 
 
+def test_pull_answers_carry_same_host_payloads_to_workers_elsewhere(spinner, ros_context,
+                                                                    tmp_path):
+    src, source, stream = _source(spinner, ros_context, StreamOptions(capacity_bytes=4 << 20))
+    queue = spinner.add(_queue(ros_context))
+    away = _worker(ros_context, 'away', model_file(tmp_path, 1), max_items=4)
+    away._host = 'another-host'  # what a worker in another network namespace sends
+    spinner.add(away)
+    out = JsonStream(spinner.add(Node('probe', context=ros_context)))
+    assert wait_for(lambda: src.count_subscribers('/x') == 1, 5.0)
+
+    def publish(first, count):
+        for i in range(first, first + count):
+            stream.publish(np.full(4, i, np.float32))
+            time.sleep(0.005)
+        assert wait_for(lambda: len(out) >= first + count, 15.0), queue.stats()
+
+    publish(0, 20)  # the worker elsewhere alone: every payload inline
+    here = spinner.add(_worker(ros_context, 'here', model_file(tmp_path, 1), max_items=4))
+    assert wait_for(lambda: queue.queue.workers_seen() == 2, 10.0)
+    publish(20, 20)  # and one on this host: it reads the ring, never gets payloads inline
+    _settled(queue)
+    _exactly_once(out, 40)
+    assert all(p['label'] == 4 * p['inputs']['/x']['seq'] % 5 for p in out.items)
+    paths = {name: Counter(key.split(':')[0] for key, n in w.fetcher.counts.items()
+                           for _ in range(n)) for name, w in (('here', here), ('away', away))}
+    got = Counter(out.workers())
+    assert got['away'] >= 20 and paths['away'] == {'inline': got['away']}, (paths, got)
+    assert set(paths['here']) <= {'shm'} and sum(paths['here'].values()) == got['here'], paths
+    stats = queue.stats()
+    assert stats['inlined'] == got['away'] and stats['over_budget'] == 0, stats
+    assert stats['inline_bytes'] >= 16 * got['away'], stats  # 4 float32 (+ .npy header) each
+    assert source.fetch_requests == 0  # every payload came inline or from the ring
+    source.close()
+
+
 def test_join_affinity_same_key_same_worker(spinner, ros_context, tmp_path):
     src, source, stream = _source(spinner, ros_context, AUTO)
     queue = spinner.add(_queue(ros_context))

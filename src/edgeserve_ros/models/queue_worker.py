@@ -22,6 +22,7 @@ from rclpy.node import Node
 from rclpy.task import Future
 
 from edgeserve_ros.dataplane.fetcher import FetchResult, PayloadFetcher
+from edgeserve_ros.dataplane.shm import host_id
 from edgeserve_ros.dataplane.status import FetchStatus
 from edgeserve_ros.models.link_faults import LinkFaults
 from edgeserve_ros.models.prediction import (InputBinding, load_named_model, model_inputs,
@@ -94,6 +95,7 @@ class QueueWorker(Node):
         self._client = self.create_client(PullWork, f'{queue}/pull', callback_group=group)
         self._results = self.create_publisher(WorkResult, f'{queue}/results', HEADER_QOS)
         self.fetcher = PayloadFetcher(self, p['fetch_timeout'], callback_group=group)
+        self._host = host_id()  # same-host payloads come lazy: read from shared memory
         self.processed = 0
         self._stop = threading.Event()
         self.faults = LinkFaults(p['fault_drop'], p['fault_delay'], p['fault_loss'],
@@ -114,7 +116,8 @@ class QueueWorker(Node):
         if not self._client.wait_for_service(timeout_sec=0.2):
             return None
         request = PullWork.Request(worker=self.worker, max_items=wanted or self.max_items,
-                                   holding=sorted(self._holding | self._answered))
+                                   holding=sorted(self._holding | self._answered),
+                                   host_id=self._host)
         self._answered = set()
         return Answer(self._client.call_async(request))
 
@@ -207,8 +210,8 @@ class QueueWorker(Node):
             self.finished.set_result(True)
 
     def _wanted(self, ready: int, depth: int) -> int:
-        """Items to pull so that ``depth`` batches are ready ahead (at least one batch)."""
-        return self.max_items * max(1, depth - ready)
+        """Items to pull: ``depth`` batches ahead, and at least what runs while it travels."""
+        return self.max_items * max(self.look.per_pull(), depth - ready)
 
     def _arrived(self, pull: Answer) -> bool:
         """Whether ``pull``'s answer is here, its ``fault_delay`` included (never waits)."""

@@ -23,6 +23,8 @@ from rclpy.node import Node
 from rclpy.task import Future
 
 from edgeserve_ros.dataplane.delivery import DeliveryMode
+from edgeserve_ros.dataplane.inline import Inliner
+from edgeserve_ros.dataplane.shm import host_id
 from edgeserve_ros.dataplane.source import PayloadSource, StreamOptions
 from edgeserve_ros.models.shared_queue import ShardQueue
 from edgeserve_ros.msg import PayloadHeader, SyncedTuple, WorkItem, WorkResult
@@ -44,6 +46,10 @@ PARAMS = [
     ParamSpec('drop', 'oldest', 'Item dropped when the queue is full.',
               choices=('oldest', 'newest')),
     ParamSpec('max_pull', 64, 'Upper bound on items per pull.', 1, 4096),
+    ParamSpec('inline_bytes', 16 << 20, 'Payload bytes a pull answer may carry inline: lazy '
+              'stream inputs in shared memory on this host go with the answer to a worker on '
+              'another host, which then needs no fetch round trip (0: headers only; tuple '
+              'inputs always go as headers).', 0, 1 << 30),
     ParamSpec('output_stream', 'predictions', 'Prediction stream (deduplicated).', kind='topic'),
     ParamSpec('stats_period', 2.0, 'Seconds between stats log lines and ~/stats payloads.',
               0.01, 3600.0),
@@ -63,6 +69,7 @@ class SharedQueueNode(Node):
         self.queue = ShardQueue(p['capacity'], p['lease_timeout'], p['drop'])
         self.kind = WorkItem.KIND_TUPLE if p['input_kind'] == 'tuple' else WorkItem.KIND_STREAM
         self.max_pull, self.expect = p['max_pull'], p['expect']
+        self.inliner = Inliner(host_id(), p['inline_bytes'])
         self.counts: Dict[str, int] = dict.fromkeys(('published', 'failed', 'bad_results'), 0)
         self.account = AccountPublisher(self, 'queue', lambda: {
             k: v for k, v in self.stats().items() if isinstance(v, int)})
@@ -108,13 +115,14 @@ class SharedQueueNode(Node):
             self.get_logger().warning(f're-sending {len(released)} item(s) that '
                                       f'{request.worker} no longer holds')
         wanted = max(1, min(int(request.max_items), self.max_pull))
+        inline = self.kind == WorkItem.KIND_STREAM and self.inliner.start(request.host_id)
         for lease in self.queue.pull(request.worker, now, wanted):
             item = WorkItem(id=lease.item_id, join_key=lease.join_key, attempt=lease.attempt,
                             kind=self.kind)
             if self.kind == WorkItem.KIND_TUPLE:
                 item.tuple = lease.payload
             else:
-                item.header = lease.payload
+                item.header = self.inliner.header(lease.payload) if inline else lease.payload
             response.items.append(item)
         return response
 
@@ -169,7 +177,8 @@ class SharedQueueNode(Node):
         return dict(queued=self.queue.queued_count(), leased=self.queue.leased_count(),
                     accepted=s['accepted'], resent=s['resent'], released=s['released'],
                     duplicates=s['duplicate_results'], dropped=s['dropped_full'],
-                    unknown=s['unknown_results'], workers=dict(self.per_worker), **self.counts)
+                    unknown=s['unknown_results'], workers=dict(self.per_worker), **self.counts,
+                    **self.inliner.counts)
 
     def _on_stats(self) -> None:
         stats = self.stats()
@@ -177,8 +186,9 @@ class SharedQueueNode(Node):
         self.get_logger().info(' '.join(f'{k} {v}' for k, v in stats.items()))
 
     def destroy_node(self) -> None:
-        """Release the prediction rings, then the node."""
+        """Release the prediction rings and the maps of the inlined rings, then the node."""
         self.source.close()
+        self.inliner.close()
         super().destroy_node()
 
 

@@ -93,6 +93,8 @@ class Lookahead:
     Moving averages of a pull's round trip, of a micro-batch's fetches (from their start to
     the last answer, each with its link delay) and of the model's time per micro-batch give
     ``ceil((pull + fetch) / model)``: 1 on a fast link, 3 for 0.5 s each way and a 0.4 s batch.
+    One pull travels at a time and its answer is taken between micro-batches, so each answer
+    must bring what runs while a pull travels: :meth:`per_pull`.
 
     :param limit: the most micro-batches ahead (``prefetch``; 0: none)
     :param weight: weight of a new sample in the moving averages
@@ -125,3 +127,17 @@ class Lookahead:
         if self.run_s <= 0.0:
             return 1
         return max(1, min(self.limit, math.ceil((self.pull_s + self.fetch_s) / self.run_s)))
+
+    def per_pull(self) -> int:
+        """
+        Return the micro-batches one pull must bring at least: those that run meanwhile.
+
+        That is ``ceil(pull / model)``, capped at ``limit``.
+
+        Asking only for what the depth lacks starved a worker whose images come inline (no
+        fetch): depth ``ceil(0.5 / 0.4) = 2``, two ready when the answer came, so the next
+        pull asked for one batch while two ran (seed-001 at 500 ms: 30.4 % slower; 24.7 % now).
+        """
+        if self.limit <= 0 or self.run_s <= 0.0:
+            return 1
+        return max(1, min(self.limit, math.ceil(self.pull_s / self.run_s)))
