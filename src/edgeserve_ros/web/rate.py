@@ -18,6 +18,9 @@ from __future__ import annotations
 import time
 from typing import Callable, Dict
 
+#: Seconds after its last image that a client still counts as active.
+ACTIVE_S = 1.0
+
 
 class RateShare:
     """
@@ -29,7 +32,7 @@ class RateShare:
     :param clock: monotonic seconds (injected in tests)
     """
 
-    def __init__(self, rate: float, burst: int, active_s: float = 1.0,
+    def __init__(self, rate: float, burst: int, active_s: float = ACTIVE_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0 or burst < 1 or active_s <= 0:
             raise ValueError(f'rate={rate}, burst={burst}, active_s={active_s}: must be > 0')
