@@ -71,6 +71,8 @@ def main() -> int:
     parser.add_argument('--burners', type=int, default=2, help='CPU burners per such run')
     parser.add_argument('--repo', default=os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), help='checkout whose scripts/dev test is run')
+    parser.add_argument('--name', default=NAME,
+                        help=f'results name under bench/results (default {NAME})')
     parser.add_argument('pytest_args', nargs='*', help='extra pytest arguments')
     args = parser.parse_args()
     runs, failures = [], {}
@@ -94,7 +96,7 @@ def main() -> int:
                          *counts.values()))
     headers = ['run', 'CPU burners', 'exit', 'wall s', 'passed', 'failed', 'errors', 'skipped']
     per_test = [(t, len(r), ', '.join(map(str, r))) for t, r in sorted(failures.items())]
-    write_csv(NAME, headers, runs)
+    write_csv(args.name, headers, runs)
     total = sum(r[5] + r[6] for r in runs)
     sections = [
         ('Result', f'{args.runs} runs of `scripts/dev test {" ".join(args.pytest_args)}`'
@@ -105,7 +107,7 @@ def main() -> int:
         ('Failures per test', md_table(['test', 'failed runs', 'which'], per_test)
          if per_test else 'none'),
     ]
-    path = write_md(NAME, 'Flake hunt: the whole suite, repeated', sections, machine_info())
+    path = write_md(args.name, 'Flake hunt: the whole suite, repeated', sections, machine_info())
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.bar([str(r[0]) for r in runs], [r[3] for r in runs],
@@ -115,7 +117,7 @@ def main() -> int:
     ax.set_ylabel('suite wall time, s')
     ax.set_title(f'{total} failures in {args.runs} runs')
     ax.legend()
-    save_figure(fig, NAME)
+    save_figure(fig, args.name)
     print(open(path).read())
     return 0 if total == 0 else 1
 
