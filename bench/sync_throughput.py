@@ -156,10 +156,19 @@ def role_pub(rate: float, n: int) -> int:
     return common.child_exit(0)
 
 
+def _spin_ready(node: Any) -> None:
+    """Spin ``node`` on a ``SingleThreadedExecutor`` thread; tell the parent it is ready."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    common.emit('ready')
+
+
 def role_sub() -> int:
     """Child: record every SyncedTuple's receipt time, emit time and member arrivals."""
     import rclpy
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
 
     from edgeserve_ros.msg import SyncedTuple
@@ -183,10 +192,7 @@ def role_sub() -> int:
                         to_sec(msg.header.stamp), fresh, len(arrivals)))
 
     node.create_subscription(SyncedTuple, 'synced', on_tuple, OUTPUT_QOS)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
-    common.emit('ready')
+    _spin_ready(node)
     for cmd in common.read_commands():
         if cmd.get('cmd') == 'start':
             with lock:
@@ -207,7 +213,6 @@ def role_sub() -> int:
 def role_floor(n: int) -> int:
     """Child: subscribe ``n`` header topics with an empty callback; report the count."""
     import rclpy
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
 
     from edgeserve_ros.msg import PayloadHeader
@@ -222,10 +227,7 @@ def role_floor(n: int) -> int:
 
     for i in range(n):
         node.create_subscription(PayloadHeader, f'{PREFIX}/s{i}', on_header, HEADER_QOS)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
-    common.emit('ready')
+    _spin_ready(node)
     for cmd in common.read_commands():
         if cmd.get('cmd') == 'count':
             common.emit('count', n=count[0])
