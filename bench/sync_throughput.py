@@ -246,6 +246,22 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def _children(env: Dict[str, str], role: str, args: Sequence[Any], rate: float
+              ) -> Tuple[Any, Any]:
+    """Start the ``role`` probe child and the publishers at ``rate`` Hz."""
+    sub = common.JsonChild(common.self_argv(__file__, role, args), env=env, name=role)
+    pub = common.JsonChild(common.self_argv(__file__, 'pub', [rate, NODE_STREAMS]), env=env,
+                           name='pub')
+    return sub, pub
+
+
+def _await_ready(sub: Any, pub: Any) -> None:
+    """Wait for both children, then for discovery between them."""
+    sub.expect('ready', 30.0)
+    pub.expect('ready', 30.0)
+    time.sleep(2.0)  # discovery
+
+
 def run_node(rate: float, period: float, seconds: float, warmup: float, log_path: str,
              executor: str = 'single') -> Dict[str, Any]:
     """Run publishers -> sync_node -> subscriber at ``rate`` Hz per stream; return metrics."""
@@ -257,13 +273,9 @@ def run_node(rate: float, period: float, seconds: float, warmup: float, log_path
                 '-p', 'queue_size:=64', '-p', 'output_topic:=synced']
     argv = [sys.executable, '-m', 'edgeserve_ros.sync.sync_node', '--ros-args', *ros_args]
     node = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    sub = common.JsonChild(common.self_argv(__file__, 'sub'), env=env, name='sub')
-    pub = common.JsonChild(common.self_argv(__file__, 'pub', [rate, NODE_STREAMS]), env=env,
-                           name='pub')
+    sub, pub = _children(env, 'sub', [], rate)
     try:
-        sub.expect('ready', 30.0)
-        pub.expect('ready', 30.0)
-        time.sleep(2.0)  # discovery
+        _await_ready(sub, pub)
         if node.poll() is not None:
             raise RuntimeError(f'sync_node exited ({node.returncode}); see {log_path}')
         pub.send(cmd='go', seconds=warmup + seconds + 0.5)
@@ -315,14 +327,9 @@ def run_node(rate: float, period: float, seconds: float, warmup: float, log_path
 def run_floor(rate: float, seconds: float, warmup: float) -> Dict[str, Any]:
     """Run the publishers at ``rate`` Hz into empty callbacks; return their CPU per header."""
     env = common.child_env(DOMAIN_ID)
-    sub = common.JsonChild(common.self_argv(__file__, 'floor', [NODE_STREAMS]), env=env,
-                           name='floor')
-    pub = common.JsonChild(common.self_argv(__file__, 'pub', [rate, NODE_STREAMS]), env=env,
-                           name='pub')
+    sub, pub = _children(env, 'floor', [NODE_STREAMS], rate)
     try:
-        sub.expect('ready', 30.0)
-        pub.expect('ready', 30.0)
-        time.sleep(2.0)  # discovery
+        _await_ready(sub, pub)
         pub.send(cmd='go', seconds=warmup + seconds + 0.5)
         time.sleep(warmup)
         sub.send(cmd='count')
