@@ -288,6 +288,7 @@ def test_launch_plan_serves_a_model_from_a_shared_queue_with_workers():
     for bad, match in [({'nope': {}}, r'workers\.nope: not a model'),
                        ({'qr': {'count': 0}}, r'workers\.qr\.count=0'),
                        ({'qr': {'count': True}}, r'workers\.qr\.count=True'),
+                       ({'qr': {'inline_bytes': -1}}, r'workers\.qr\.inline_bytes=-1'),
                        ({'qr': {'workers': 2}}, r'workers\.qr\.workers: unknown key'),
                        ({'qr': 3}, r'workers\.qr: expected a mapping'),
                        ([1], 'workers: expected a mapping')]:
@@ -304,8 +305,10 @@ def test_launch_plan_parameters_are_declared_by_their_nodes():
                 'shared_queue_node': shared_queue_node.PARAMS,
                 'web_gateway_node': web_gateway_node.PARAMS}
     doc, path = _shipped_doc()
-    plan = web_plan(dict(doc, workers={'ocr': {'count': 2, 'prefetch': 2}}), path)
+    plan = web_plan(dict(doc, workers={'ocr': {'count': 2, 'prefetch': 2,
+                                               'inline_bytes': 1 << 20}}), path)
     assert {n.executable for n in plan} == set(declared)
+    assert [n.parameters['inline_bytes'] for n in plan if n.name == 'ocr_queue'] == [1 << 20]
     for node in plan:
         specs = {s.name: s for s in declared[node.executable]}
         for key, value in node.parameters.items():

@@ -19,7 +19,8 @@ from edgeserve_ros.models.config import validate_models_config
 
 #: ``workers.<model>`` keys: (types, lowest value)
 WORKER_KEYS: Dict[str, Tuple[tuple, Any]] = {
-    'count': ((int,), 1), 'lease_timeout': ((int, float), 0.001), 'prefetch': ((int,), 0)}
+    'count': ((int,), 1), 'lease_timeout': ((int, float), 0.001), 'prefetch': ((int,), 0),
+    'inline_bytes': ((int,), 0)}
 
 
 class NodePlan(NamedTuple):
@@ -65,8 +66,10 @@ def web_plan(doc: Mapping[str, Any], config_path: str, models: str = '',
                 'max_batch': size, 'max_delay': delay}))
             continue
         pool = workers[model]
-        plan.append(NodePlan('shared_queue_node', f'{model}_queue', {
-            **io, 'lease_timeout': float(pool.get('lease_timeout', 1.0))}))
+        queue = {**io, 'lease_timeout': float(pool.get('lease_timeout', 1.0))}
+        if 'inline_bytes' in pool:
+            queue['inline_bytes'] = int(pool['inline_bytes'])
+        plan.append(NodePlan('shared_queue_node', f'{model}_queue', queue))
         plan += [NodePlan('queue_worker', f'{model}_worker_{i}', {
             'queue': f'{model}_queue', 'model_file': config_path, 'model': model,
             'max_items': size, 'max_delay': delay, 'prefetch': int(pool.get('prefetch', 0))})
