@@ -60,7 +60,11 @@ def _play_har(spinner, ros_context, probe, ready, delays=(0.0, 0.0, 0.0, 0.0)):
     assert wait_for(lambda: all(s.finished.done() for s in sources), SECONDS + 10.0)
     # items due over 0.5 s ago are skipped, as by a real sensor: on a starved host (32% beside
     # two CPU burners) the run still has enough data for the checks that follow
-    assert sum(s.schedule.skipped for s in sources) < 0.5 * 4 * COUNT
+    # one suite run beside two burners (2026-12-05) skipped 843 of 968; run alone beside them
+    # 0 of 968 (6 runs). Whether the start reached the sources late or their timers starved
+    # is not known: the message says (start handled after its stamp, s; skipped)
+    late = [(round(s._began - s.schedule.start, 3), s.schedule.skipped) for s in sources]
+    assert sum(s.schedule.skipped for s in sources) < 0.5 * 4 * COUNT, late
     time.sleep(0.3)
     return [s.published for s in sources]
 

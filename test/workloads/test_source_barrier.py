@@ -31,6 +31,7 @@ def test_source_is_ready_only_once_its_writer_matched(spinner, ros_context, proc
     node.create_subscription(PayloadHeader, '/nids/flows', headers.append, HEADER_QOS)
     assert wait_for(lambda: ready and ready[-1] == 1, 30.0), procs.log('flows')
     # the monitor's barrier gives the start only now: every header reaches this reader
+    assert wait_for(lambda: start.get_subscription_count() == 1, 30.0)  # no late start
     start.publish(Header(stamp=from_sec(time.time() + 0.2)))
     assert wait_for(lambda: len(headers) == 5, 30.0), procs.log('flows')
     assert [h.seq for h in headers] == sorted(h.seq for h in headers)

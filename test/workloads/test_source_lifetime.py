@@ -29,6 +29,7 @@ def test_payloads_stay_fetchable_until_they_expire(spinner, ros_context, procs):
                        labels_topic='', start_topic='/qr/start')
     # headers are volatile: the source plays only once it is connected to this consumer
     assert wait_for(lambda: node.count_publishers('/qr/cam') == 1, 30.0), procs.log('cam')
+    assert wait_for(lambda: start.get_subscription_count() == 1, 30.0)  # no late start
     start.publish(Header(stamp=from_sec(time.time() + 0.5)))
     assert wait_for(lambda: len(headers) == 3, 30.0), procs.log('cam')
     finished = time.monotonic()

@@ -184,8 +184,13 @@ def arguments() -> argparse.ArgumentParser:
 
 
 def _missing(node: Monitor, args: argparse.Namespace, need_pub: Dict[str, int],
-             need_sub: Dict[str, int]) -> List[str]:
-    """Return what the start barrier still waits for (empty: every node is up)."""
+             need_sub: Dict[str, int], start_pub: Any = None) -> List[str]:
+    """
+    Return what the start barrier still waits for (empty: every node is up).
+
+    That includes the start writer's own match with every source: a source that gets the
+    (latched) start message late skips the items already more than its lag bound overdue.
+    """
     need_pub = {args.predictions: 1, **need_pub}
     missing = [f'{t}: {have}/{n} publishers' for t, n in need_pub.items()
                if (have := node.count_publishers(t)) < n]
@@ -193,6 +198,8 @@ def _missing(node: Monitor, args: argparse.Namespace, need_pub: Dict[str, int],
                 if (have := node.count_subscribers(t)) < n]
     if (ready := sources_ready(node.accounts)) < args.sources:
         missing.append(f'sources with matched writers: {ready}/{args.sources}')
+    if start_pub is not None and (have := start_pub.get_subscription_count()) < args.sources:
+        missing.append(f'{args.start_topic}: {have}/{args.sources} sources matched')
     return missing
 
 
@@ -206,7 +213,7 @@ def _watch(node: Monitor, args: argparse.Namespace) -> float:
     while rclpy.ok():
         try:
             if not ready:
-                node.waiting_for = _missing(node, args, need_pub, need_sub)
+                node.waiting_for = _missing(node, args, need_pub, need_sub, start_pub)
                 ready = not node.waiting_for
             if ready and node.start_time is None:  # every node is up: one start time for all
                 node.start_time = round(time.time() + 0.5, 6)
