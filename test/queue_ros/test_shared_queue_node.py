@@ -155,7 +155,7 @@ def test_pull_answers_carry_same_host_payloads_to_workers_elsewhere(spinner, ros
     src, source, stream = _source(spinner, ros_context, StreamOptions(capacity_bytes=4 << 20))
     queue = spinner.add(_queue(ros_context))
     away = _worker(ros_context, 'away', model_file(tmp_path, 1), max_items=4)
-    away._host = 'another-host'  # what a worker in another network namespace sends
+    away.fetcher._host = 'another-host'  # as a worker in another network namespace
     spinner.add(away)
     out = JsonStream(spinner.add(Node('probe', context=ros_context)))
     assert wait_for(lambda: src.count_subscribers('/x') == 1, 5.0)

@@ -139,8 +139,9 @@ def ros_sub(topic: str, count: str, timeout_s: str) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        _teardown(node, 0 if got[0] >= int(count) else 1)
-    return 0 if got[0] >= int(count) else 1
+        code = 0 if got[0] >= int(count) else 1
+        _teardown(node, code)
+    return code
 
 
 if __name__ == '__main__':

@@ -182,6 +182,11 @@ class PayloadFetcher:
         self.bytes_fetched = 0
         self._timer = node.create_timer(0.01, self._check_timeouts, callback_group=self._group)
 
+    @property
+    def host(self) -> str:
+        """Return the host whose shared-memory rings this fetcher reads ('' for none)."""
+        return self._host or ''
+
     def fetch_async(self, header: PayloadHeader) -> Future:
         """Start fetching ``header``'s payload; the future resolves to a FetchResult."""
         return self.fetch_many_async([header])[0]

@@ -22,7 +22,6 @@ from rclpy.node import Node
 from rclpy.task import Future
 
 from edgeserve_ros.dataplane.fetcher import FetchResult, PayloadFetcher
-from edgeserve_ros.dataplane.shm import host_id
 from edgeserve_ros.dataplane.status import FetchStatus
 from edgeserve_ros.models.link_faults import LinkFaults
 from edgeserve_ros.models.prediction import (InputBinding, load_named_model, model_inputs,
@@ -95,7 +94,6 @@ class QueueWorker(Node):
         self._client = self.create_client(PullWork, f'{queue}/pull', callback_group=group)
         self._results = self.create_publisher(WorkResult, f'{queue}/results', HEADER_QOS)
         self.fetcher = PayloadFetcher(self, p['fetch_timeout'], callback_group=group)
-        self._host = host_id()  # same-host payloads come lazy: read from shared memory
         self.processed = 0
         self._stop = threading.Event()
         self.faults = LinkFaults(p['fault_drop'], p['fault_delay'], p['fault_loss'],
@@ -117,7 +115,7 @@ class QueueWorker(Node):
             return None
         request = PullWork.Request(worker=self.worker, max_items=wanted or self.max_items,
                                    holding=sorted(self._holding | self._answered),
-                                   host_id=self._host)
+                                   host_id=self.fetcher.host)  # its rings: read, not sent
         self._answered = set()
         return Answer(self._client.call_async(request))
 

@@ -115,14 +115,14 @@ class SharedQueueNode(Node):
             self.get_logger().warning(f're-sending {len(released)} item(s) that '
                                       f'{request.worker} no longer holds')
         wanted = max(1, min(int(request.max_items), self.max_pull))
-        inline = self.kind == WorkItem.KIND_STREAM and self.inliner.start(request.host_id)
+        self.inliner.start(request.host_id)
         for lease in self.queue.pull(request.worker, now, wanted):
             item = WorkItem(id=lease.item_id, join_key=lease.join_key, attempt=lease.attempt,
                             kind=self.kind)
             if self.kind == WorkItem.KIND_TUPLE:
                 item.tuple = lease.payload
             else:
-                item.header = self.inliner.header(lease.payload) if inline else lease.payload
+                item.header = self.inliner.header(lease.payload)
             response.items.append(item)
         return response
 
